@@ -1,0 +1,74 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+
+/**
+ * Top-level modules under src/. A module is entered only through its index.ts:
+ * `src/ledger/chain.ts` may not be imported from `src/cli/`, only `src/ledger/index.ts`.
+ * Keep this list in step with docs/architecture.md.
+ */
+const modules = [
+  'auth',
+  'cli',
+  'core',
+  'demo',
+  'init',
+  'ledger',
+  'spec',
+  'store',
+  'validate',
+  'workspace',
+];
+
+const boundaryZones = modules.map((name) => ({
+  target: `./src/!(${name})/**/*`,
+  from: `./src/${name}`,
+  except: ['./index.ts'],
+  message: `Import src/${name} through its index.ts, not a file inside it.`,
+}));
+
+export default tseslint.config(
+  {
+    ignores: ['dist/', 'node_modules/', 'coverage/', 'shipshape-demo/', '.shipshape/', '.services/'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ['eslint.config.js', 'bin/*.js', 'examples/demo/service/*.mjs'],
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': ['error', { zones: boundaryZones }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/dist/**'], message: 'Import sources, not build output.' }] },
+      ],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

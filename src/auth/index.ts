@@ -1,0 +1,1 @@
+export { localActor } from './local-actor.js';

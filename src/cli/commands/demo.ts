@@ -1,0 +1,40 @@
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { ExitCode } from '../../core/index.js';
+import { createDemo } from '../../demo/index.js';
+import { examples, withCommonOptions, type Cli } from '../cli.js';
+import { out, outJson, progress } from '../io.js';
+
+export function registerDemoCommand(program: Command, cli: Cli): void {
+  withCommonOptions(program.command('demo'))
+    .description('create a demo workspace (a small real service with its shipshape.yaml) and run its gates')
+    .option('-d, --dir <dir>', 'where to create it', './shipshape-demo')
+    .option('-f, --force', 'overwrite the demo files in a non-empty directory', false)
+    .addHelpText(
+      'after',
+      examples('shipshape demo', 'shipshape demo --dir /tmp/demo --force --json') +
+        '\n\nNeeds no servers. Exit codes: 0 ok · 2 directory not empty · 10 ledger failed verification',
+    )
+    .action(async (options: { json: boolean; dir: string; force: boolean }) => {
+      const report = await createDemo({
+        dir: options.dir,
+        force: options.force,
+        env: cli.io.env,
+        onStep: (step) => {
+          progress(cli.io, options.json, step);
+        },
+      });
+      if (!report.ledger.ok) cli.exitCode = ExitCode.ledgerTampered;
+      if (options.json) {
+        outJson(cli.io, report);
+        return;
+      }
+      out(cli.io, `Shipshape demo in ${report.dir}\n`);
+      for (const s of report.steps) out(cli.io, `  ✓ ${s.step.padEnd(14)} ${s.detail}`);
+      const spec = relative(cli.io.cwd, join(report.dir, 'shipshape.yaml'));
+      out(cli.io, '\nNext (from this directory):');
+      out(cli.io, `  npx shipshape spec check --spec ${spec}      # validate it again`);
+      out(cli.io, `  npx shipshape ledger list --spec ${spec}     # the evidence recorded so far`);
+      out(cli.io, `  npx shipshape ledger verify --spec ${spec}   # chain and signatures`);
+    });
+}

@@ -1,0 +1,84 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { specJsonSchema } from '../../spec/index.js';
+import { specCheckEvidence, summariseSpec } from '../../validate/index.js';
+import { Workspace } from '../../workspace/index.js';
+import { examples, withCommonOptions, withSpecOption, type Cli } from '../cli.js';
+import { out, outJson } from '../io.js';
+
+interface CheckOptions {
+  json: boolean;
+  spec?: string;
+  record: boolean;
+}
+
+export function registerSpecCommands(program: Command, cli: Cli): void {
+  const spec = program
+    .command('spec')
+    .description('validate the stack spec (shipshape.yaml) and publish its JSON Schema');
+
+  withSpecOption(withCommonOptions(spec.command('check')))
+    .description('validate the stack spec; every problem is reported at once with file:line:col')
+    .option('--record', 'record a `validate` gate result in the evidence ledger', false)
+    .addHelpText(
+      'after',
+      examples(
+        'shipshape spec check',
+        'shipshape spec check --spec deploy/shipshape.yaml --json',
+        'shipshape spec check --record      # also write the result to the ledger',
+      ) + '\n\nExit codes: 0 valid · 2 invalid (each problem printed with its code)',
+    )
+    .action(async (options: CheckOptions) => {
+      const startedAt = new Date();
+      const workspace = await Workspace.open({
+        cwd: cli.io.cwd,
+        env: cli.io.env,
+        ...(options.spec === undefined ? {} : { specPath: options.spec }),
+      });
+      try {
+        const summary = await summariseSpec(workspace.loaded);
+        let recorded: { seq: number; hash: string } | undefined;
+        if (options.record) {
+          const ledger = await workspace.ledger();
+          const record = await ledger.append({
+            kind: 'gate-result',
+            subject: summary.service,
+            actor: workspace.actor,
+            body: specCheckEvidence(summary, startedAt, new Date()),
+          });
+          recorded = { seq: record.seq, hash: record.hash };
+        }
+        if (options.json) {
+          outJson(cli.io, { ok: true, ...summary, ...(recorded ? { recorded } : {}) });
+          return;
+        }
+        const c = summary.counts;
+        out(cli.io, `✓ ${summary.file} is valid`);
+        out(
+          cli.io,
+          `  service ${summary.service}: ${c.people} people, ${c.roles} roles, ${c.environments} environments, ${c.repositories} repositories, ${c.datastores} datastores`,
+        );
+        if (recorded) out(cli.io, `  recorded as ledger record #${recorded.seq}`);
+      } finally {
+        await workspace.close();
+      }
+    });
+
+  withCommonOptions(spec.command('schema'))
+    .description('print the JSON Schema of shipshape.yaml (for editors and CI validation)')
+    .option('-o, --out <file>', 'write the schema to a file instead of stdout')
+    .addHelpText(
+      'after',
+      examples('shipshape spec schema > shipshape.schema.json', 'shipshape spec schema --out s.json'),
+    )
+    .action(async (options: { json: boolean; out?: string }) => {
+      const text = `${JSON.stringify(specJsonSchema(), null, 2)}\n`;
+      if (options.out !== undefined) {
+        await writeFile(options.out, text);
+        if (options.json) outJson(cli.io, { ok: true, file: options.out });
+        else out(cli.io, `wrote ${options.out}`);
+        return;
+      }
+      cli.io.stdout.write(text);
+    });
+}

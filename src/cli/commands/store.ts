@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { Workspace } from '../../workspace/index.js';
+import { examples, withCommonOptions, withSpecOption, type Cli } from '../cli.js';
+import { out, outJson } from '../io.js';
+
+export function registerStoreCommands(program: Command, cli: Cli): void {
+  const store = program
+    .command('store')
+    .description('the state store: SQLite in .shipshape/ by default, PostgreSQL with SHIPSHAPE_DATABASE_URL');
+
+  withSpecOption(withCommonOptions(store.command('migrate')))
+    .description('apply pending schema migrations (safe to run from several processes at once)')
+    .addHelpText(
+      'after',
+      examples('shipshape store migrate', 'SHIPSHAPE_DATABASE_URL=postgres://… shipshape store migrate --json'),
+    )
+    .action(async (options: { json: boolean; spec?: string }) => {
+      const ws = await Workspace.open({
+        cwd: cli.io.cwd,
+        env: cli.io.env,
+        ...(options.spec === undefined ? {} : { specPath: options.spec }),
+      });
+      try {
+        const s = await ws.store();
+        // Workspace.store() already migrated; a second call reports the state.
+        const report = await s.migrate();
+        if (options.json) {
+          outJson(cli.io, { ok: true, dialect: s.dialect, location: s.location, ...report });
+        } else {
+          out(cli.io, `✓ ${s.dialect} store at ${s.location} is at migration ${report.known.at(-1) ?? '-'}`);
+        }
+      } finally {
+        await ws.close();
+      }
+    });
+
+  withSpecOption(withCommonOptions(store.command('status')))
+    .description('show where the state store is and how much evidence it holds')
+    .addHelpText('after', examples('shipshape store status --json'))
+    .action(async (options: { json: boolean; spec?: string }) => {
+      const ws = await Workspace.open({
+        cwd: cli.io.cwd,
+        env: cli.io.env,
+        ...(options.spec === undefined ? {} : { specPath: options.spec }),
+      });
+      try {
+        const s = await ws.store();
+        const records = await (await ws.ledger()).count();
+        const status = { dialect: s.dialect, location: s.location, ledgerRecords: records };
+        if (options.json) outJson(cli.io, status);
+        else out(cli.io, `${s.dialect} store at ${s.location}: ${records} ledger records`);
+      } finally {
+        await ws.close();
+      }
+    });
+}

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './exit-codes.js';
+export * from './redact.js';
+export * from './duration.js';
+export * from './size.js';

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { REDACTED, Redactor } from './redact.js';
+
+describe('Redactor', () => {
+  it('removes registered secrets and their URL-encoded form', () => {
+    const r = new Redactor();
+    r.add('s3cr3t/p@ss');
+    expect(r.redact('pw is s3cr3t/p@ss and s3cr3t%2Fp%40ss')).toBe(
+      `pw is ${REDACTED} and ${REDACTED}`,
+    );
+  });
+
+  it('prefers the longest secret when secrets overlap', () => {
+    const r = new Redactor();
+    r.add('abcd');
+    r.add('abcdefgh');
+    expect(r.redact('xabcdefghx')).toBe(`x${REDACTED}x`);
+  });
+
+  it('ignores secrets too short to match safely', () => {
+    const r = new Redactor();
+    r.add('ab');
+    expect(r.redact('about')).toBe('about');
+  });
+
+  it.each([
+    [
+      'pg_dump: error: connection to server at "db" failed: postgres://backup:hunter22@db:5432/app',
+      `postgres://backup:${REDACTED}@db:5432/app`,
+    ],
+    ['host=db user=app password=hunter22 dbname=x', `password=${REDACTED} dbname=x`],
+    ["password='hunter 22' sslmode=require", `password=${REDACTED} sslmode`],
+    ['Authorization: Bearer abcdefghijklmnop', `Bearer ${REDACTED}`],
+    ['redis://:hunter22@127.0.0.1:6379/0', `redis://:${REDACTED}@127.0.0.1`],
+  ])('redacts credential-shaped text: %s', (input, fragment) => {
+    const out = new Redactor().redact(input);
+    expect(out).toContain(fragment);
+    expect(out).not.toContain('hunter');
+  });
+
+  it('redacts PEM private keys', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGx\n-----END PRIVATE KEY-----';
+    expect(new Redactor().redact(`key: ${pem}`)).toBe(`key: ${REDACTED}`);
+  });
+
+  it('keeps URLs without credentials intact', () => {
+    const text = 'https://example.com/a:b@c is fine, postgres://backup@db/app too';
+    expect(new Redactor().redact('postgres://backup@db/app')).toBe('postgres://backup@db/app');
+    expect(text).toContain('postgres://backup@db/app');
+  });
+
+  it('redacts deeply, keys included, without touching the input', () => {
+    const r = new Redactor();
+    r.add('topsecret');
+    const input = { a: ['x topsecret'], topsecret: 1, n: 5, nested: { b: null } };
+    expect(r.redactDeep(input)).toEqual({
+      a: [`x ${REDACTED}`],
+      [REDACTED]: 1,
+      n: 5,
+      nested: { b: null },
+    });
+    expect(input.a[0]).toBe('x topsecret');
+  });
+});

@@ -1,0 +1,80 @@
+import type { Generated, Kysely } from 'kysely';
+
+/** Rows of the state store. Column names are snake_case in both dialects. */
+export interface Database {
+  shipshape_migrations: MigrationRow;
+  ledger_records: LedgerRecordRow;
+  ledger_checkpoints: LedgerCheckpointRow;
+}
+
+export interface MigrationRow {
+  name: string;
+  /** ISO-8601 UTC. */
+  applied_at: string;
+  /** `host:pid` of the process that applied it. */
+  applied_by: string;
+}
+
+export interface LedgerRecordRow {
+  /** 1-based, contiguous, unique: the position in the chain. */
+  seq: number;
+  id: string;
+  kind: string;
+  /** Gate id for `gate-result` records, else null. */
+  gate: string | null;
+  /** Event type for `event` records, else null. */
+  event_type: string | null;
+  subject: string;
+  /** JSON text. */
+  actor: string;
+  /** ISO-8601 UTC. */
+  recorded_at: string;
+  /** JSON text. */
+  body: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface LedgerCheckpointRow {
+  /** Sequence number of the record this checkpoint covers (the chain head when signed). */
+  seq: number;
+  head_hash: string;
+  signed_at: string;
+  key_id: string;
+  /** base64 Ed25519 signature. */
+  signature: string;
+}
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+export type StoreDb = Kysely<Database>;
+
+export interface MigrationReport {
+  /** Migrations this call applied (empty when another process had already applied them). */
+  applied: string[];
+  /** Every migration known to the code, in order. */
+  known: string[];
+}
+
+/**
+ * The state store: Kysely over SQLite (default) or PostgreSQL (scale-out).
+ * Services use `db` for reads and `exclusive` for writes that must serialise across processes.
+ */
+export interface Store {
+  readonly dialect: StoreDialect;
+  /** Where the store lives, with any password redacted (for messages and `store status`). */
+  readonly location: string;
+  readonly db: StoreDb;
+  /** Applies pending migrations exactly once even when several processes call it at once. */
+  migrate(): Promise<MigrationReport>;
+  /**
+   * Runs `fn` in a transaction that holds the store-wide write lock named `lock`
+   * (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `pg_advisory_xact_lock`). Commits when `fn`
+   * resolves, rolls back when it throws.
+   */
+  exclusive<T>(lock: string, fn: (trx: StoreDb) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** How to reach the store. */
+export type StoreLocation = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };

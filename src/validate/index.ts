@@ -1,0 +1,5 @@
+export {
+  summariseSpec,
+  specCheckEvidence,
+  type SpecCheckSummary,
+} from './spec-check.js';

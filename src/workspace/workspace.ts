@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { localActor } from '../auth/index.js';
+import { ShipError } from '../core/index.js';
+import { Ledger, loadPrivateKey, loadPublicKey, type Actor } from '../ledger/index.js';
+import {
+  findSpecFile,
+  loadSpec,
+  resolveSecretString,
+  type LoadedSpec,
+  type Spec,
+} from '../spec/index.js';
+import { openStore, storeLocation, type Store } from '../store/index.js';
+
+export interface WorkspaceOptions {
+  /** Directory to look for the spec in. */
+  cwd: string;
+  /** Explicit spec path (`--spec`). */
+  specPath?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Default location of the witness log of signed checkpoints, relative to the spec. */
+export const DEFAULT_CHECKPOINT_LOG = '.shipshape/ledger-checkpoints.jsonl';
+
+/**
+ * A service's working context: its loaded spec, its state store and evidence ledger (opened on
+ * first use), and who is acting. The CLI and the server both work through it.
+ */
+export class Workspace {
+  readonly loaded: LoadedSpec;
+  readonly env: NodeJS.ProcessEnv;
+  readonly actor: Actor;
+  #store: Promise<Store> | undefined;
+  #ledger: Promise<Ledger> | undefined;
+
+  private constructor(loaded: LoadedSpec, env: NodeJS.ProcessEnv) {
+    this.loaded = loaded;
+    this.env = env;
+    this.actor = localActor(loaded.spec);
+  }
+
+  /** Loads the spec (all problems reported at once) and returns the workspace around it. */
+  static async open(options: WorkspaceOptions): Promise<Workspace> {
+    const file = findSpecFile(options.cwd, options.specPath);
+    const loaded = await loadSpec(file);
+    return new Workspace(loaded, options.env ?? process.env);
+  }
+
+  get spec(): Spec {
+    return this.loaded.spec;
+  }
+
+  /** Directory holding the spec; relative paths in the spec resolve against it. */
+  get dir(): string {
+    return this.loaded.dir;
+  }
+
+  /** Resolves a path from the spec relative to the spec's directory. */
+  path(p: string): string {
+    return isAbsolute(p) ? p : resolve(this.dir, p);
+  }
+
+  /** The state store, migrated. Opened once. */
+  store(): Promise<Store> {
+    this.#store ??= (async () => {
+      const store = await openStore(storeLocation(this.dir, this.env));
+      await store.migrate();
+      return store;
+    })();
+    return this.#store;
+  }
+
+  /** The evidence ledger, with the signing and verification keys the spec names. */
+  ledger(): Promise<Ledger> {
+    this.#ledger ??= (async () => {
+      const store = await this.store();
+      const config = this.spec.ledger;
+      if (!config) return new Ledger(store, {});
+      const privateKey = await this.#signingKey();
+      const publicKey = await this.publicKey();
+      return new Ledger(store, {
+        ...(privateKey ? { signer: { privateKey } } : {}),
+        ...(publicKey ? { publicKey } : {}),
+        checkpointEvery: config.checkpoint_every,
+        checkpointLog: this.path(config.checkpoint_log),
+      });
+    })();
+    return this.#ledger;
+  }
+
+  /** The ledger's public key as configured in the spec (inline PEM or a path), if any. */
+  async publicKey(): Promise<KeyObject | undefined> {
+    const value = this.spec.ledger?.public_key;
+    if (value === undefined) return undefined;
+    const pem = value.includes('-----BEGIN') ? value : await this.#readKeyFile(value, 'public_key');
+    return loadPublicKey(pem);
+  }
+
+  async #signingKey(): Promise<KeyObject | undefined> {
+    const ref = this.spec.ledger?.signing_key;
+    if (ref === undefined) return undefined;
+    const pem = resolveSecretString(ref, {
+      baseDir: this.dir,
+      env: this.env,
+      field: 'ledger.signing_key',
+    });
+    return loadPrivateKey(pem);
+  }
+
+  async #readKeyFile(p: string, field: string): Promise<string> {
+    try {
+      return await readFile(this.path(p), 'utf8');
+    } catch (error) {
+      throw ShipError.usage(
+        'SHIP_LEDGER_KEY_MISSING',
+        `ledger.${field} points to ${this.path(p)}, which cannot be read: ${(error as Error).message}`,
+        { hint: 'run `shipshape init` to generate the ledger key pair, or fix the path' },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#store) await (await this.#store).close();
+  }
+}
