@@ -1,45 +1,49 @@
-const UNIT_MS = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-} as const;
+import { isShipError, parseDuration } from '../core/index.js';
 
-type Unit = keyof typeof UNIT_MS;
-
-const HUMAN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
-const HUMAN_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
-/** ISO 8601 durations without years and months, whose length depends on the calendar. */
-const ISO = /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
- * Parses a duration given as human text (`90s`, `30m`, `1h30m`, `7d`, `2w`) or as an ISO 8601
- * duration without years or months (`P7D`, `PT24H`, `P1DT12H`) into milliseconds.
- * Returns `undefined` when the text is neither, or the duration is zero.
- *
- * @example
- * parseDurationMs('1h30m') // 5_400_000
+ * ISO 8601 durations without years and months, whose length depends on the calendar:
+ * `P7D`, `PT24H`, `P1DT12H`, `P2W`, `PT90M`, `PT1.5S`.
  */
-export function parseDurationMs(text: string): number | undefined {
-  const trimmed = text.trim();
-  let total = 0;
-  if (HUMAN.test(trimmed)) {
-    for (const match of trimmed.matchAll(HUMAN_PART)) {
-      total += Number(match[1]) * UNIT_MS[match[2] as Unit];
+const ISO =
+  /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d{1,3})?)S)?)?$/;
+
+/**
+ * Parses how long a gate result stays valid: a Shipshape duration (`30m`, `12h`, `7d`, `2w`,
+ * see `parseDuration`) or an ISO 8601 duration without years or months (`P7D`, `PT24H`).
+ * Returns milliseconds, or a sentence saying what is wrong.
+ *
+ * @example parseValidity('P1DT12H') // 129_600_000
+ */
+export function parseValidity(text: string): number | { error: string } {
+  const input = text.trim();
+  let ms: number;
+  if (input.startsWith('P')) {
+    const match = ISO.exec(input);
+    if (!match || input === 'P') {
+      return {
+        error: `"${text}" is not an ISO 8601 duration without years or months (e.g. P7D, PT24H)`,
+      };
     }
+    const [, weeks, days, hours, minutes, seconds] = match;
+    ms = Math.round(
+      Number(weeks ?? 0) * 7 * DAY_MS +
+        Number(days ?? 0) * DAY_MS +
+        Number(hours ?? 0) * HOUR_MS +
+        Number(minutes ?? 0) * 60_000 +
+        Number(seconds ?? 0) * 1000,
+    );
   } else {
-    const iso = ISO.exec(trimmed);
-    if (!iso || trimmed === 'P' || trimmed.endsWith('T')) return undefined;
-    const [, weeks, days, hours, minutes, seconds] = iso;
-    total =
-      Number(weeks ?? 0) * UNIT_MS.w +
-      Number(days ?? 0) * UNIT_MS.d +
-      Number(hours ?? 0) * UNIT_MS.h +
-      Number(minutes ?? 0) * UNIT_MS.m +
-      Number(seconds ?? 0) * UNIT_MS.s;
+    try {
+      ms = parseDuration(input);
+    } catch (error) {
+      if (isShipError(error)) return { error: error.message };
+      throw error;
+    }
   }
-  total = Math.round(total);
-  return total > 0 && Number.isSafeInteger(total) ? total : undefined;
+  if (ms <= 0) return { error: `"${text}" is zero; a result must stay valid for some time` };
+  if (!Number.isSafeInteger(ms)) return { error: `"${text}" is too long` };
+  return ms;
 }

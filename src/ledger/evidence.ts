@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDurationMs } from './duration.js';
+import { parseValidity } from './duration.js';
 
 /** The gates Shipshape knows. Gate-result records name one of these. */
 export const GATE_IDS = [
@@ -156,12 +156,7 @@ export const GateResultInputSchema = z
       .max(10_000)
       .default([])
       .refine(uniqueNames, { message: 'artifact names must be unique' }),
-    validFor: z
-      .string()
-      .refine((text) => parseDurationMs(text) !== undefined, {
-        message: 'must be a duration such as 30m, 12h, 7d, 2w or PT24H',
-      })
-      .optional(),
+    validFor: z.string().optional(),
     validUntil: instantInput.optional(),
     summary: z.string().max(2000).optional(),
     details: JsonObjectSchema.optional(),
@@ -176,22 +171,35 @@ export const GateResultInputSchema = z
         input: body.finishedAt,
       });
     }
-    if (body.validFor !== undefined && body.validUntil !== undefined) {
-      ctx.issues.push({
-        code: 'custom',
-        message: 'give validFor or validUntil, not both',
-        path: ['validFor'],
-        input: body.validFor,
-      });
+    if (body.validFor !== undefined) {
+      const validity = parseValidity(body.validFor);
+      if (typeof validity !== 'number') {
+        ctx.issues.push({
+          code: 'custom',
+          message: `${validity.error}; expected e.g. 30m, 12h, 7d, 2w or P7D`,
+          path: ['validFor'],
+          input: body.validFor,
+        });
+      }
+      if (body.validUntil !== undefined) {
+        ctx.issues.push({
+          code: 'custom',
+          message: 'give validFor or validUntil, not both',
+          path: ['validFor'],
+          input: body.validFor,
+        });
+      }
     }
   })
   .transform(({ validFor, ...body }): GateResultBody => {
     const finished = Date.parse(body.finishedAt);
-    const validMs = validFor === undefined ? undefined : parseDurationMs(validFor);
+    const validity = validFor === undefined ? undefined : parseValidity(validFor);
     return {
       ...body,
       durationMs: body.durationMs ?? finished - Date.parse(body.startedAt),
-      ...(validMs === undefined ? {} : { validUntil: new Date(finished + validMs).toISOString() }),
+      ...(typeof validity === 'number'
+        ? { validUntil: new Date(finished + validity).toISOString() }
+        : {}),
     };
   });
 export type GateResultInput = z.input<typeof GateResultInputSchema>;

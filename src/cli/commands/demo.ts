@@ -1,9 +1,16 @@
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/index.js';
 import { createDemo } from '../../demo/index.js';
 import { examples, withCommonOptions, type Cli } from '../cli.js';
 import { out, outJson, progress } from '../io.js';
+
+/** How the user ran us: `shipshape` when installed on PATH, else `node path/to/bin/shipshape.js`. */
+function invocation(cwd: string): string {
+  const script = process.argv[1];
+  if (script === undefined || basename(script) === 'shipshape') return 'shipshape';
+  return `node ${relative(cwd, script)}`;
+}
 
 export function registerDemoCommand(program: Command, cli: Cli): void {
   withCommonOptions(program.command('demo'))
@@ -32,9 +39,10 @@ export function registerDemoCommand(program: Command, cli: Cli): void {
       out(cli.io, `Shipshape demo in ${report.dir}\n`);
       for (const s of report.steps) out(cli.io, `  ✓ ${s.step.padEnd(14)} ${s.detail}`);
       const spec = relative(cli.io.cwd, join(report.dir, 'shipshape.yaml'));
+      const self = invocation(cli.io.cwd);
       out(cli.io, '\nNext (from this directory):');
-      out(cli.io, `  npx shipshape spec check --spec ${spec}      # validate it again`);
-      out(cli.io, `  npx shipshape ledger list --spec ${spec}     # the evidence recorded so far`);
-      out(cli.io, `  npx shipshape ledger verify --spec ${spec}   # chain and signatures`);
+      out(cli.io, `  ${self} spec check --spec ${spec}      # validate it again`);
+      out(cli.io, `  ${self} ledger list --spec ${spec}     # the evidence recorded so far`);
+      out(cli.io, `  ${self} ledger verify --spec ${spec}   # chain and signatures`);
     });
 }

@@ -1,0 +1,119 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+describe('shipshape demo', () => {
+  let root: string;
+  const env = { SHIPSHAPE_DATABASE_URL: '' };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'shipshape-demo-'));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates the workspace, records a validate gate result and verifies the ledger', async () => {
+    const run = await runCli(['demo', '--dir', 'ws', '--json'], { cwd: root, env });
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      dir: string;
+      evidence: { gate: string; outcome: string; seq: number }[];
+      ledger: { ok: boolean; records: number; signedThrough: number };
+    };
+    expect(report.dir).toBe(join(root, 'ws'));
+    expect(report.evidence).toEqual([expect.objectContaining({ gate: 'validate', outcome: 'passed', seq: 1 })]);
+    expect(report.ledger).toMatchObject({ ok: true, records: 1, signedThrough: 1 });
+    expect((await stat(join(root, 'ws/.shipshape/keys/ledger.key'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(root, 'ws/.gitignore'), 'utf8')).toContain('.shipshape/');
+    expect(await readFile(join(root, 'ws/service/server.mjs'), 'utf8')).toContain('createServer');
+  });
+
+  it('prints what it did as text', async () => {
+    const run = await runCli(['demo', '--dir', 'text'], { cwd: root, env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('spec check');
+    expect(run.stdout).toContain('ledger verify');
+    expect(run.stdout).toContain('ledger list --spec text/shipshape.yaml');
+  });
+
+  it('refuses a non-empty directory without --force', async () => {
+    const run = await runCli(['demo', '--dir', 'ws'], { cwd: root, env });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('SHIP_DEMO_DIR_NOT_EMPTY');
+    expect(run.stderr).toContain('--force');
+    const forced = await runCli(['demo', '--dir', 'ws', '--force', '--json'], { cwd: root, env });
+    expect(forced.code, forced.stderr).toBe(0);
+    // The ledger survives: a second demo run appends to the same chain.
+    expect((JSON.parse(forced.stdout) as { ledger: { records: number } }).ledger.records).toBe(2);
+  });
+
+  it('detects a tampered ledger and verifies an export offline', async () => {
+    const spec = join(root, 'ws/shipshape.yaml');
+    const exported = join(root, 'export.jsonl');
+    expect((await runCli(['ledger', 'export', '--spec', spec, '--out', exported], { cwd: root, env })).code).toBe(0);
+    const offline = await runCli(
+      ['ledger', 'verify', '--file', exported, '--public-key', join(root, 'ws/ledger.pub.pem'), '--json'],
+      { cwd: root, env },
+    );
+    expect(offline.code, offline.stdout).toBe(0);
+
+    const db = new Database(join(root, 'ws/.shipshape/state.db'));
+    db.prepare("UPDATE ledger_records SET subject = 'forged' WHERE seq = 1").run();
+    db.close();
+    const verify = await runCli(['ledger', 'verify', '--spec', spec, '--json'], { cwd: root, env });
+    expect(verify.code).toBe(10);
+    const report = JSON.parse(verify.stdout) as { ok: boolean; problems: { code: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.code)).toContain('SHIP_LEDGER_HASH_MISMATCH');
+
+    const lines = (await readFile(exported, 'utf8')).trimEnd().split('\n');
+    const forged = lines.map((l) => l.replace('"subject":"orders-demo"', '"subject":"forged"'));
+    await writeFile(exported, `${forged.join('\n')}\n`);
+    const offlineForged = await runCli(
+      ['ledger', 'verify', '--file', exported, '--public-key', join(root, 'ws/ledger.pub.pem')],
+      { cwd: root, env },
+    );
+    expect(offlineForged.code).toBe(10);
+  });
+});
+
+describe('shipshape CLI conventions', () => {
+  const commands = [
+    ['demo'],
+    ['init'],
+    ['spec', 'check'],
+    ['spec', 'schema'],
+    ['ledger', 'list'],
+    ['ledger', 'show'],
+    ['ledger', 'verify'],
+    ['ledger', 'export'],
+    ['store', 'migrate'],
+    ['store', 'status'],
+  ];
+
+  it.each(commands)('%s %s has --help with examples and --json', async (...command) => {
+    const run = await runCli([...command.filter(Boolean), '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Examples:');
+    expect(run.stdout).toContain('--json');
+  });
+
+  it('reports an unknown flag as a usage error (exit 2), as JSON with --json', async () => {
+    const run = await runCli(['spec', 'check', '--nope', '--json']);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: { code: 'SHIP_CLI_USAGE' } });
+  });
+
+  it('reports a missing spec with a hint to run init (exit 2)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shipshape-empty-'));
+    const run = await runCli(['spec', 'check'], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('SHIP_SPEC_NOT_FOUND');
+    expect(run.stderr).toContain('shipshape init');
+    await rm(dir, { recursive: true });
+  });
+});
