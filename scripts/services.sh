@@ -51,12 +51,29 @@ as_user() {
 # Is something accepting TCP connections on 127.0.0.1:$1?
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Prints the pid recorded in file $1 when that process is alive (first line of the file).
+# Prints the pid recorded in file $1 (first line) when that process is alive and its command
+# name is $2: after a crash or reboot the pid may belong to an unrelated process.
 live_pid() {
-  local file=$1 pid
+  local file=$1 comm=$2 pid
   [[ -r $file ]] || return 1
   pid=$(head -n 1 "$file" 2>/dev/null | tr -dc '0-9')
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && printf '%s' "$pid"
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$comm" ]] || return 1
+  # A killed server whose parent has not reaped it yet is a zombie: dead.
+  [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1
+  printf '%s' "$pid"
+}
+
+# A server killed hard stays a zombie until its parent (often pid 1) reaps it, and PostgreSQL
+# refuses to start while its old postmaster pid still exists. Waits (bounded) for the reaping.
+wait_reaped() {
+  local file=$1 pid i
+  pid=$(head -n 1 "$file" 2>/dev/null | tr -dc '0-9') || return 0
+  [[ -n $pid ]] || return 0
+  for ((i = 0; i < READY_POLLS; i++)); do
+    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] || return 0
+    sleep 0.2
+  done
 }
 
 # Polls "$@" every 0.2 s until it succeeds, at most READY_POLLS times.
@@ -162,12 +179,13 @@ own_dir() {
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL
 
-pg_pid() { live_pid "$PG_DIR/data/postmaster.pid"; }
+pg_pid() { live_pid "$PG_DIR/data/postmaster.pid" postgres; }
 
 pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U postgres; }
 
+# Runs SQL from stdin as the bootstrap superuser.
 pg_psql() {
-  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres
 }
 
 pg_up() {
@@ -175,6 +193,7 @@ pg_up() {
     log "postgresql: reusing running instance (pid $(pg_pid))"
   else
     claim_port postgresql "$PG_PORT" SHIPSHAPE_POSTGRES_PORT
+    wait_reaped "$PG_DIR/data/postmaster.pid"
     if [[ ! -s $PG_DIR/data/PG_VERSION ]]; then
       # initdb into a scratch directory and rename, so a failed init never looks initialised.
       log "postgresql: initialising $PG_DIR/data"
@@ -190,7 +209,7 @@ pg_up() {
     # setsid: the server must not share our process group (a test runner may kill that group).
     as_user postgres setsid -w "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
       -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR/run -c max_connections=200" \
-      start >/dev/null || die "postgresql did not start; see $PG_DIR/server.log"
+      start >/dev/null 9>&- || die "postgresql did not start; see $PG_DIR/server.log"
   fi
   wait_until postgresql pg_ready || die "postgresql is not ready after 60 s; see $PG_DIR/server.log"
   pg_psql <<'SQL'
@@ -215,7 +234,7 @@ pg_down() {
 
 # Every MariaDB command gets --no-defaults first: Debian's /etc/mysql config points at the
 # system instance's datadir, socket and pid file.
-mariadb_pid() { live_pid "$MARIADB_DIR/run/mariadbd.pid"; }
+mariadb_pid() { live_pid "$MARIADB_DIR/run/mariadbd.pid" mariadbd; }
 
 mariadb_ready() {
   mariadb-admin --no-defaults --protocol=socket --socket="$MARIADB_DIR/run/mariadbd.sock" \
@@ -248,7 +267,7 @@ mariadb_up() {
       --port="$MARIADB_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
       --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
       --log-error="$MARIADB_DIR/server.log" --max-connections=200 \
-      </dev/null >>"$MARIADB_DIR/stdout.log" 2>&1 &
+      </dev/null >>"$MARIADB_DIR/stdout.log" 2>&1 9>&- &
     pid=$!
     # Fail fast if it dies during start-up instead of waiting out the whole bound.
     local i
@@ -280,7 +299,7 @@ mariadb_down() {
 
 redis_user() { if is_root && id redis >/dev/null 2>&1; then echo redis; else id -un; fi; }
 
-redis_pid() { live_pid "$REDIS_DIR/redis.pid"; }
+redis_pid() { live_pid "$REDIS_DIR/redis.pid" redis-server; }
 
 redis_ready() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
 
@@ -294,7 +313,7 @@ redis_up() {
     log "redis: starting on 127.0.0.1:$REDIS_PORT"
     as_user "$(redis_user)" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
       --dir "$REDIS_DIR" --daemonize yes --pidfile "$REDIS_DIR/redis.pid" \
-      --logfile "$REDIS_DIR/server.log" ||
+      --logfile "$REDIS_DIR/server.log" 9>&- ||
       die "redis-server did not start; see $REDIS_DIR/server.log"
   fi
   wait_until redis redis_ready || die "redis is not ready after 60 s; see $REDIS_DIR/server.log"
@@ -341,7 +360,8 @@ cmd_status() {
   return $rc
 }
 
-# One `up`/`down` at a time: two test runs starting at once must not both initdb.
+# One `up`/`down` at a time: two test runs starting at once must not both initdb. Every server is
+# started with `9>&-` so it does not inherit (and hold forever) the lock's file descriptor.
 take_lock() {
   mkdir -p "$BASE_DIR"
   chmod 0755 "$BASE_DIR" # the service users must traverse it to reach their own directories

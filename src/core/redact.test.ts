@@ -38,6 +38,18 @@ describe('Redactor', () => {
     expect(out).not.toContain('hunter');
   });
 
+  it('keeps secret references and redacted values, which are safe to show', () => {
+    const r = new Redactor();
+    for (const text of [
+      'postgres://app:${env:ORDERS_PASSWORD}@db/orders',
+      'host=db password=${file:.secrets/pw}',
+      `postgres://app:${REDACTED}@db/orders`,
+      'token: ${env:API_TOKEN}',
+    ]) {
+      expect(r.redact(text)).toBe(text);
+    }
+  });
+
   it('redacts PEM private keys', () => {
     const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGx\n-----END PRIVATE KEY-----';
     expect(new Redactor().redact(`key: ${pem}`)).toBe(`key: ${REDACTED}`);

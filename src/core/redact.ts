@@ -26,19 +26,22 @@ const patterns: readonly Pattern[] = [
   {
     // scheme://user:password@host — keep scheme, user and host so messages stay useful.
     regex: /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)([^\s@/]+)(@)/gi,
-    replace: (_m, head, _pw, at) => `${head}${REDACTED}${at}`,
+    replace: (m, head, pw, at) => (SAFE_VALUE.test(pw) ? m : `${head}${REDACTED}${at}`),
   },
   {
     // password=… / token: … in key/value DSNs, env dumps and tool output.
     regex:
-      /\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?access[_-]?key)(\s*[=:]\s*)('[^']*'|"[^"]*"|[^\s'",;&]+)/gi,
-    replace: (_m, key, sep) => `${key}${sep}${REDACTED}`,
+      /\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?access[_-]?key)(\s*[=:]\s*)('[^']*'|"[^"]*"|\$\{(?:env|file):[^}]*\}|[^\s'",;&]+)/gi,
+    replace: (m, key, sep, value) => (SAFE_VALUE.test(value) ? m : `${key}${sep}${REDACTED}`),
   },
   {
     regex: /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/g,
     replace: (_m, scheme, sep) => `${scheme}${sep}${REDACTED}`,
   },
 ];
+
+/** A secret reference (`${env:NAME}`, `${file:path}`) or an already redacted value: safe to show. */
+const SAFE_VALUE = /^(?:['"]?)(?:\$\{(?:env|file):[^}]*\}|\[REDACTED\])(?:['"]?)$/;
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -91,7 +91,9 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ b: [1, { y: 2, x: 1 }], a: 'z' })).toBe(
       canonicalJson({ a: 'z', b: [1, { x: 1, y: 2 }] }),
     );
-    expect(canonicalJson({ b: [1, { y: 2, x: 1 }], a: 'z' })).toBe('{"a":"z","b":[1,{"x":1,"y":2}]}');
+    expect(canonicalJson({ b: [1, { y: 2, x: 1 }], a: 'z' })).toBe(
+      '{"a":"z","b":[1,{"x":1,"y":2}]}',
+    );
   });
 
   it('accepts objects without a prototype', () => {

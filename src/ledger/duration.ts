@@ -7,8 +7,7 @@ const DAY_MS = 24 * HOUR_MS;
  * ISO 8601 durations without years and months, whose length depends on the calendar:
  * `P7D`, `PT24H`, `P1DT12H`, `P2W`, `PT90M`, `PT1.5S`.
  */
-const ISO =
-  /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d{1,3})?)S)?)?$/;
+const ISO = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d{1,3})?)S)?)?$/;
 
 /**
  * Parses how long a gate result stays valid: a Shipshape duration (`30m`, `12h`, `7d`, `2w`,

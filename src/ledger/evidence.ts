@@ -156,7 +156,19 @@ export const GateResultInputSchema = z
       .max(10_000)
       .default([])
       .refine(uniqueNames, { message: 'artifact names must be unique' }),
-    validFor: z.string().optional(),
+    validFor: z
+      .string()
+      .check((ctx) => {
+        const validity = parseValidity(ctx.value);
+        if (typeof validity !== 'number') {
+          ctx.issues.push({
+            code: 'custom',
+            message: `${validity.error}; expected e.g. 30m, 12h, 7d, 2w or P7D`,
+            input: ctx.value,
+          });
+        }
+      })
+      .optional(),
     validUntil: instantInput.optional(),
     summary: z.string().max(2000).optional(),
     details: JsonObjectSchema.optional(),
@@ -171,24 +183,13 @@ export const GateResultInputSchema = z
         input: body.finishedAt,
       });
     }
-    if (body.validFor !== undefined) {
-      const validity = parseValidity(body.validFor);
-      if (typeof validity !== 'number') {
-        ctx.issues.push({
-          code: 'custom',
-          message: `${validity.error}; expected e.g. 30m, 12h, 7d, 2w or P7D`,
-          path: ['validFor'],
-          input: body.validFor,
-        });
-      }
-      if (body.validUntil !== undefined) {
-        ctx.issues.push({
-          code: 'custom',
-          message: 'give validFor or validUntil, not both',
-          path: ['validFor'],
-          input: body.validFor,
-        });
-      }
+    if (body.validFor !== undefined && body.validUntil !== undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        message: 'give validFor or validUntil, not both',
+        path: ['validFor'],
+        input: body.validFor,
+      });
     }
   })
   .transform(({ validFor, ...body }): GateResultBody => {
@@ -239,30 +240,27 @@ export const AppendInputSchema = z.discriminatedUnion('kind', [
 export type AppendInput = z.input<typeof AppendInputSchema>;
 export type ParsedAppendInput = z.output<typeof AppendInputSchema>;
 
-const recordEnvelope = {
-  /** Position in the chain: 1, 2, 3, … without gaps. */
-  seq: z.number().int().positive(),
-  id: z.uuid(),
-  subject: z.string(),
-  actor: ActorSchema,
-  /** When the ledger appended it (UTC, milliseconds). */
-  recordedAt: instant,
-  /** `hash` of the previous record; 64 zeros for the first. */
-  prevHash: z.string().regex(HASH_PATTERN),
-  /** sha256 over the domain tag and the canonical JSON of every other field. */
-  hash: z.string().regex(HASH_PATTERN),
-};
+/** A stored record of one kind, its fields in the order they are shown. */
+function recordSchema<K extends RecordKind, B extends z.ZodType>(kind: K, body: B) {
+  return z.strictObject({
+    /** Position in the chain: 1, 2, 3, … without gaps. */
+    seq: z.number().int().positive(),
+    id: z.uuid(),
+    kind: z.literal(kind),
+    subject: z.string(),
+    actor: ActorSchema,
+    /** When the ledger appended it (UTC, milliseconds). */
+    recordedAt: instant,
+    body,
+    /** `hash` of the previous record; 64 zeros for the first. */
+    prevHash: z.string().regex(HASH_PATTERN),
+    /** sha256 over the domain tag and the canonical JSON of every other field. */
+    hash: z.string().regex(HASH_PATTERN),
+  });
+}
 
-export const GateResultRecordSchema = z.strictObject({
-  ...recordEnvelope,
-  kind: z.literal('gate-result'),
-  body: GateResultBodySchema,
-});
-export const EventRecordSchema = z.strictObject({
-  ...recordEnvelope,
-  kind: z.literal('event'),
-  body: EventBodySchema,
-});
+export const GateResultRecordSchema = recordSchema('gate-result', GateResultBodySchema);
+export const EventRecordSchema = recordSchema('event', EventBodySchema);
 /** A stored ledger record, fully typed. */
 export const LedgerRecordSchema = z.discriminatedUnion('kind', [
   GateResultRecordSchema,

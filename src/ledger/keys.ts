@@ -117,17 +117,13 @@ function readKeyFile(path: string): Buffer {
 function requireEd25519(key: KeyObject, source: string): KeyObject {
   if (key.asymmetricKeyType !== 'ed25519') {
     throw badKey(
-      `${source} is a ${key.asymmetricKeyType ?? 'non-asymmetric'} key; ledger checkpoints use Ed25519.`,
+      `${source} is a key of type ${key.asymmetricKeyType ?? 'unknown'}; ledger checkpoints are signed with Ed25519.`,
     );
   }
   return key;
 }
 
-function badKey(
-  message: string,
-  cause?: unknown,
-  extra: { hint?: string } = {},
-): ShipError {
+function badKey(message: string, cause?: unknown, extra: { hint?: string } = {}): ShipError {
   return ShipError.usage('SHIP_LEDGER_BAD_KEY', message, {
     hint:
       extra.hint ??

@@ -1,6 +1,11 @@
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH, hashRecord } from './chain.js';
-import { checkSignature, trustedKeys, type SignatureStatus, type TrustedKeys } from './checkpoint.js';
+import {
+  checkSignature,
+  trustedKeys,
+  type SignatureStatus,
+  type TrustedKeys,
+} from './checkpoint.js';
 import type { ChainRecord, LedgerCheckpoint } from './evidence.js';
 
 /** Stable codes of what verification can find. */
@@ -63,11 +68,13 @@ export interface VerifyOptions {
   /** Trusted public key(s). Without one only the hash chain is checked. */
   publicKey?: KeyObject | readonly KeyObject[];
   /**
-   * Treat records after the last valid checkpoint as a warning instead of a problem.
+   * Records after the last valid checkpoint that are only a warning: `true` for any number,
+   * a number for at most that many (a ledger that signs every N records legitimately has up
+   * to N-1), `false` or 0 for none.
    * @default false. Checkpoints are written in the same transaction as their record, so a
-   * tail only appears after tampering or an append without the signing key.
+   * longer tail only appears after tampering or an append without the signing key.
    */
-  allowUnsignedTail?: boolean;
+  allowUnsignedTail?: boolean | number;
 }
 
 /** Problems listed in a report; the rest are counted in `problemsOmitted`. */
@@ -86,7 +93,8 @@ interface SeenCheckpoint {
  */
 export class LedgerVerifier {
   readonly #keys: TrustedKeys | undefined;
-  readonly #allowUnsignedTail: boolean;
+  /** Unsigned records tolerated at the end. */
+  readonly #tolerated: number;
   readonly #hashBySeq = new Map<number, string>();
   readonly #checkpoints: SeenCheckpoint[] = [];
   readonly #problems: VerifyProblem[] = [];
@@ -105,14 +113,22 @@ export class LedgerVerifier {
           ? (options.publicKey as readonly KeyObject[])
           : [options.publicKey as KeyObject];
     this.#keys = keys.length === 0 ? undefined : trustedKeys(keys);
-    this.#allowUnsignedTail = options.allowUnsignedTail ?? false;
+    const allow = options.allowUnsignedTail ?? false;
+    this.#tolerated = allow === true ? Infinity : allow === false ? 0 : Math.max(0, allow);
   }
 
   /** Adds the next record in chain order (ascending seq as stored). */
   addRecord(record: ChainRecord): void {
+    let computed: string;
+    try {
+      computed = hashRecord(record);
+    } catch (error) {
+      // Content with no canonical form (a lone surrogate smuggled in as \ud800) was never hashed by us.
+      this.addUnreadableRecord(record, error instanceof Error ? error.message : String(error));
+      return;
+    }
     this.#records += 1;
     this.#checkSequence(record.seq);
-    const computed = hashRecord(record);
     if (computed !== record.hash) {
       this.problem({
         code: VerifyProblemCode.hashMismatch,
@@ -222,7 +238,7 @@ export class LedgerVerifier {
     } else if (this.#prev.seq > signedThrough && this.#records > 0) {
       const from = signedThrough + 1;
       const message = `Records ${from}..${this.#prev.seq} are not covered by any valid signed checkpoint.`;
-      if (this.#allowUnsignedTail) this.warn(message);
+      if (this.#prev.seq - signedThrough <= this.#tolerated) this.warn(message);
       else
         this.problem({
           code: VerifyProblemCode.unsignedTail,

@@ -11,12 +11,13 @@ export interface LiteralPassword {
   variable: string;
 }
 
-// NUL never appears in YAML text we accept, so it cannot collide with user input.
-const HOLE = '\u0000';
-const ONLY_HOLES = /^(?:\u0000\d+\u0000)+$/;
+// A private-use character stands for a cut-out reference; connection strings have no use for it.
+const HOLE = '\uE000';
+const ONLY_HOLES = /^(?:\uE000\d+\uE000)+$/;
 const URL_HEAD = /^([a-z][a-z0-9+.-]*:\/\/)/i;
 const QUERY_PASSWORD = /([?&](?:password|pass|pwd|sslpassword)=)([^&#]*)/i;
-const KV_PASSWORD = /(^|[\s;])((?:password|passwd|pwd|pass)\s*=\s*)('(?:[^'\\]|\\.)*'|"[^"]*"|[^\s;]*)/i;
+const KV_PASSWORD =
+  /(^|[\s;])((?:password|passwd|pwd|pass)\s*=\s*)('(?:[^'\\]|\\.)*'|"[^"]*"|[^\s;]*)/i;
 
 /**
  * Finds a literal password in a connection URL (`postgres://u:pw@h/db`, `redis://:pw@h`,
@@ -40,7 +41,7 @@ export function findLiteralPassword(
   });
   holed += connection.slice(at);
   const unhole = (text: string) =>
-    text.replace(/\u0000(\d+)\u0000/g, (_m, index: string) => {
+    text.replace(/\uE000(\d+)\uE000/g, (_m, index: string) => {
       const ref = refs[Number(index)];
       return ref ? connection.slice(ref.start, ref.end) : '';
     });

@@ -5,7 +5,8 @@
 export const NAME_RULES = {
   service: {
     pattern: /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
-    expected: 'a DNS label: 1-63 lower-case letters, digits and dashes, not starting or ending with a dash',
+    expected:
+      'a DNS label: 1-63 lower-case letters, digits and dashes, not starting or ending with a dash',
   },
   name: {
     pattern: /^[a-z][a-z0-9_-]{0,62}$/,
@@ -22,3 +23,18 @@ export const NAME_RULES = {
 } as const satisfies Record<string, { pattern: RegExp; expected: string }>;
 
 export type NameKind = keyof typeof NAME_RULES;
+
+/**
+ * Roles Shipshape itself knows and checks for (approvals, sign-offs, administration). A spec
+ * may define more roles with any kebab-case name.
+ */
+export const BUILTIN_ROLES = [
+  'sre-lead',
+  'security-lead',
+  'architect',
+  'qa-lead',
+  'deployer',
+  'admin',
+] as const;
+
+export type BuiltinRole = (typeof BUILTIN_ROLES)[number];

@@ -6,7 +6,8 @@ export const CRON_EXPECTED =
   'a cron expression with 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), or @hourly/@daily/@weekly/@monthly/@yearly';
 
 /** What a timezone looks like, for error messages. */
-export const TIMEZONE_EXPECTED = 'an IANA timezone such as `UTC`, `Europe/Berlin` or `America/New_York`';
+export const TIMEZONE_EXPECTED =
+  'an IANA timezone such as `UTC`, `Europe/Berlin` or `America/New_York`';
 
 /**
  * Why `expression` is not a usable cron schedule, or `undefined` when it is. Parsing is
@@ -18,7 +19,10 @@ export function cronProblem(expression: string): string | undefined {
   try {
     job = new Cron(expression, { paused: true, timezone: 'UTC' });
   } catch (error) {
-    return (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, '');
+    return (error instanceof Error ? error.message : String(error))
+      .replace(/^CronPattern: /, '')
+      .replace(/^invalid configuration format \(.*\), /, '')
+      .replace(/\.$/, '');
   }
   return job.nextRun() === null ? 'it never fires (no date matches it)' : undefined;
 }
@@ -26,7 +30,9 @@ export function cronProblem(expression: string): string | undefined {
 let zones: string[] | undefined;
 
 /** Why `timezone` is not a usable IANA timezone (with a suggestion), or `undefined`. */
-export function timezoneProblem(timezone: string): { why: string; suggestion?: string } | undefined {
+export function timezoneProblem(
+  timezone: string,
+): { why: string; suggestion?: string } | undefined {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
     return undefined;

@@ -26,7 +26,7 @@ interface ScannedRef extends SecretRef {
 }
 
 /** What a reference looks like, for error messages. */
-export const SECRET_REF_EXPECTED = 'a reference `${env:NAME}` or `${file:path}`';
+export const SECRET_REF_EXPECTED = '`${env:NAME}` or `${file:path}`';
 
 const REF_AT = /\$\{(env|file):([^}]*)\}/y;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -52,7 +52,8 @@ export function scanSecretRefs(value: string): { refs: ScannedRef[]; bad: BadSec
     if (kind === 'env' && !ENV_NAME.test(name)) {
       bad.push({
         text,
-        reason: 'an environment variable name is letters, digits and `_`, not starting with a digit',
+        reason:
+          'an environment variable name is letters, digits and `_`, not starting with a digit',
       });
     } else if (kind === 'file' && (name.trim() === '' || name.trim() !== name)) {
       bad.push({ text, reason: 'a file reference needs a path without surrounding spaces' });
@@ -77,7 +78,9 @@ function explainBadRef(text: string): string {
 /** True when `value` is exactly one secret reference and nothing else. */
 export function isSingleSecretRef(value: string): boolean {
   const { refs, bad } = scanSecretRefs(value);
-  return bad.length === 0 && refs.length === 1 && refs[0]?.start === 0 && refs[0].end === value.length;
+  return (
+    bad.length === 0 && refs.length === 1 && refs[0]?.start === 0 && refs[0].end === value.length
+  );
 }
 
 /**
@@ -104,7 +107,7 @@ export function findSecretRefs(value: unknown): SecretRef[] {
     } else if (item !== null && typeof item === 'object' && !visited.has(item)) {
       visited.add(item);
       // Reversed so that the stack pops children in document order.
-      stack.push(...Object.values(item).reverse());
+      stack.push(...Object.values(item as Record<string, unknown>).reverse());
     }
   }
   return out;
@@ -140,7 +143,7 @@ export function resolveSecretString(value: string, ctx: SecretContext): string {
     throw ShipError.usage(
       'SHIP_SPEC_BAD_SECRET_REF',
       `\`${firstBad.text}\` is not a secret reference${where}: ${firstBad.reason}`,
-      { hint: `write ${SECRET_REF_EXPECTED}`, details: { field: ctx.field } },
+      { hint: `write a reference: ${SECRET_REF_EXPECTED}`, details: { field: ctx.field } },
     );
   }
   let out = '';

@@ -1,3 +1,5 @@
+const MAX_NAME_LENGTH = 100;
+
 /** Edit distance (insertions, deletions, substitutions; a swap of neighbours counts once). */
 export function editDistance(a: string, b: string): number {
   if (a === b) return 0;
@@ -29,12 +31,14 @@ export function editDistance(a: string, b: string): number {
  * @example didYouMean('retension', ['schedule', 'retention']) // 'retention'
  */
 export function didYouMean(input: string, candidates: Iterable<string>): string | undefined {
+  // Names are short; a long input cannot be a typo of one, and would make this quadratic.
+  if (input.length > MAX_NAME_LENGTH) return undefined;
   const norm = (s: string) => s.toLowerCase().replaceAll('_', '-');
   const wanted = norm(input);
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
-    if (candidate === input) continue;
+    if (candidate === input || candidate.length > MAX_NAME_LENGTH) continue;
     const distance = editDistance(wanted, norm(candidate));
     const limit = Math.max(2, Math.floor(Math.max(wanted.length, candidate.length) / 3));
     if (distance <= limit && distance < bestDistance && distance < candidate.length) {

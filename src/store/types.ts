@@ -1,4 +1,4 @@
-import type { Generated, Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 
 /** Rows of the state store. Column names are snake_case in both dialects. */
 export interface Database {
@@ -77,4 +77,5 @@ export interface Store {
 }
 
 /** How to reach the store. */
-export type StoreLocation = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
+export type StoreLocation =
+  { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };

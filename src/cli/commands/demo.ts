@@ -9,7 +9,8 @@ import { out, outJson, progress } from '../io.js';
 function invocation(cwd: string): string {
   const script = process.argv[1];
   if (script === undefined || basename(script) === 'shipshape') return 'shipshape';
-  return `node ${relative(cwd, script)}`;
+  const rel = relative(cwd, script);
+  return `node ${rel.startsWith('..') ? script : rel}`;
 }
 
 export function registerDemoCommand(program: Command, cli: Cli): void {

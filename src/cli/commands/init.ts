@@ -55,6 +55,7 @@ export function registerInitCommand(program: Command, cli: Cli): void {
         osUser: userInfo().username,
         publicKeyPath: KEY_PATHS.ledgerPublic,
         signingKeyRef: `\${file:${KEY_PATHS.ledgerPrivate}}`,
+        repositoryKeyRef: `\${file:${KEY_PATHS.repository}}`,
       });
       // The starter must be valid as written; a failure here is a bug, reported with its problems.
       parseSpec(text, specFile);

@@ -12,6 +12,10 @@ interface CheckOptions {
   record: boolean;
 }
 
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function registerSpecCommands(program: Command, cli: Cli): void {
   const spec = program
     .command('spec')
@@ -56,7 +60,9 @@ export function registerSpecCommands(program: Command, cli: Cli): void {
         out(cli.io, `✓ ${summary.file} is valid`);
         out(
           cli.io,
-          `  service ${summary.service}: ${c.people} people, ${c.roles} roles, ${c.environments} environments, ${c.repositories} repositories, ${c.datastores} datastores`,
+          `  service ${summary.service}: ${count(c.people, 'person', 'people')}, ${count(c.roles, 'role')}, ` +
+            `${count(c.environments, 'environment')}, ${count(c.repositories, 'repository', 'repositories')}, ` +
+            `${count(c.datastores, 'datastore')}`,
         );
         if (recorded) out(cli.io, `  recorded as ledger record #${recorded.seq}`);
       } finally {

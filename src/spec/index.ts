@@ -1,0 +1,34 @@
+export { SpecErrorCode, SpecProblemCode } from './codes.js';
+export type { SpecProblemCodeValue } from './codes.js';
+export { specJsonSchema, SPEC_SCHEMA_ID } from './json-schema.js';
+export { findSpecFile, loadSpec, parseSpec, MAX_SPEC_BYTES, SPEC_FILE_NAMES } from './load.js';
+export type { LoadedSpec } from './load.js';
+export { BUILTIN_ROLES, NAME_RULES } from './names.js';
+export type { BuiltinRole } from './names.js';
+export { holdersOf, personForOsUser, rolesOf } from './roles.js';
+export { nextScheduledRuns } from './schedule.js';
+export type { CronSchedule } from './schedule.js';
+export {
+  DATASTORE_KINDS,
+  FINGERPRINT_MODES,
+  SUPPORTED_SPEC_VERSIONS,
+  specSchema,
+} from './schema.js';
+export type {
+  Datastore,
+  DatastoreKind,
+  Environment,
+  FingerprintMode,
+  Ledger,
+  Person,
+  Repository,
+  Spec,
+} from './schema.js';
+export {
+  findSecretRefs,
+  isSingleSecretRef,
+  resolveSecretString,
+  SECRET_REF_KINDS,
+} from './secrets.js';
+export type { SecretContext, SecretRef, SecretRefKind } from './secrets.js';
+export { findLiteralPassword, variableBase } from './connection.js';
