@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
@@ -31,7 +32,14 @@ const boundaryZones = modules.map((name) => ({
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', 'shipshape-demo/', '.shipshape/', '.services/'],
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'shipshape-demo/',
+      '.shipshape/',
+      '.services/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
@@ -70,5 +78,11 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: globals.node },
+  },
+  {
+    // The published entry point runs the build output by design.
+    files: ['bin/*.js'],
+    rules: { 'no-restricted-imports': 'off' },
   },
 );

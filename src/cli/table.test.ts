@@ -13,12 +13,7 @@ describe('renderTable', () => {
         { header: 'NAME', value: (r) => r.name, max: 8 },
       ],
     );
-    expect(text.split('\n')).toEqual([
-      'SEQ  NAME',
-      '───  ────────',
-      '  1  a',
-      '120  xxxxxxx…',
-    ]);
+    expect(text.split('\n')).toEqual(['SEQ  NAME', '───  ────────', '  1  a', '120  xxxxxxx…']);
   });
 
   it('prints a dash for missing values', () => {

@@ -69,8 +69,14 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
   const osUser = options.osUser ?? userInfo().username;
   const specFile = join(dir, 'shipshape.yaml');
   const template = await readFile(specFile, 'utf8');
-  await writeFile(specFile, template.replaceAll(`[${OPERATOR_PLACEHOLDER}]`, `[${JSON.stringify(osUser)}]`));
-  steps.push({ step: 'workspace', detail: `copied the orders-demo service and its shipshape.yaml to ${dir}` });
+  await writeFile(
+    specFile,
+    template.replaceAll(`[${OPERATOR_PLACEHOLDER}]`, `[${JSON.stringify(osUser)}]`),
+  );
+  steps.push({
+    step: 'workspace',
+    detail: `copied the orders-demo service and its shipshape.yaml to ${dir}`,
+  });
 
   step('generating keys');
   const keys = await writeWorkspaceKeys(dir, true);
@@ -82,7 +88,10 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
 
   step('checking the stack spec');
   const startedAt = new Date();
-  const workspace = await Workspace.open({ cwd: dir, ...(options.env ? { env: options.env } : {}) });
+  const workspace = await Workspace.open({
+    cwd: dir,
+    ...(options.env ? { env: options.env } : {}),
+  });
   try {
     const summary = await summariseSpec(workspace.loaded);
     steps.push({
@@ -98,7 +107,10 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
       actor: workspace.actor,
       body: specCheckEvidence(summary, startedAt, new Date()),
     });
-    steps.push({ step: 'evidence', detail: `validate gate result recorded as ledger record #${record.seq}` });
+    steps.push({
+      step: 'evidence',
+      detail: `validate gate result recorded as ledger record #${record.seq}`,
+    });
 
     step('verifying the ledger');
     const report = await ledger.verify();

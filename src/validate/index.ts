@@ -1,5 +1,1 @@
-export {
-  summariseSpec,
-  specCheckEvidence,
-  type SpecCheckSummary,
-} from './spec-check.js';
+export { summariseSpec, specCheckEvidence, type SpecCheckSummary } from './spec-check.js';

@@ -32,9 +32,9 @@ export async function summariseSpec(loaded: LoadedSpec): Promise<SpecCheckSummar
     counts: {
       people: Object.keys(spec.people).length,
       roles: Object.keys(spec.roles).length,
-      environments: Object.keys(spec.environments ?? {}).length,
-      repositories: Object.keys(spec.repositories ?? {}).length,
-      datastores: Object.keys(spec.datastores ?? {}).length,
+      environments: Object.keys(spec.environments).length,
+      repositories: Object.keys(spec.repositories).length,
+      datastores: Object.keys(spec.datastores).length,
     },
   };
 }

@@ -11,6 +11,9 @@ export async function ensureGitignore(dir: string, entry = '.shipshape/'): Promi
   const lines = current.split(/\r?\n/).map((l) => l.trim());
   if (lines.includes(entry) || lines.includes(entry.replace(/\/$/, ''))) return false;
   const prefix = current === '' || current.endsWith('\n') ? current : `${current}\n`;
-  await writeFile(file, `${prefix}# shipshape: state store, private keys, local backups\n${entry}\n`);
+  await writeFile(
+    file,
+    `${prefix}# shipshape: state store, private keys, local backups\n${entry}\n`,
+  );
   return true;
 }

@@ -27,9 +27,13 @@ async function writeSecretFile(path: string, content: string, force: boolean): P
     await writeFile(path, content, { mode: 0o600, flag: force ? 'w' : 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw ShipError.usage('SHIP_INIT_KEY_EXISTS', `${path} already exists; refusing to replace a key`, {
-        hint: 'a new ledger key cannot verify checkpoints signed by the old one; keep it, or pass --force to replace it knowingly',
-      });
+      throw ShipError.usage(
+        'SHIP_INIT_KEY_EXISTS',
+        `${path} already exists; refusing to replace a key`,
+        {
+          hint: 'a new ledger key cannot verify checkpoints signed by the old one; keep it, or pass --force to replace it knowingly',
+        },
+      );
     }
     throw error;
   }

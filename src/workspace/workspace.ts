@@ -11,7 +11,7 @@ import {
   type LoadedSpec,
   type Spec,
 } from '../spec/index.js';
-import { openStore, storeLocation, type Store } from '../store/index.js';
+import { openStore, storeLocation, type MigrationReport, type Store } from '../store/index.js';
 
 export interface WorkspaceOptions {
   /** Directory to look for the spec in. */
@@ -32,7 +32,7 @@ export class Workspace {
   readonly loaded: LoadedSpec;
   readonly env: NodeJS.ProcessEnv;
   readonly actor: Actor;
-  #store: Promise<Store> | undefined;
+  #store: Promise<{ store: Store; migration: MigrationReport }> | undefined;
   #ledger: Promise<Ledger> | undefined;
 
   private constructor(loaded: LoadedSpec, env: NodeJS.ProcessEnv) {
@@ -63,11 +63,24 @@ export class Workspace {
   }
 
   /** The state store, migrated. Opened once. */
-  store(): Promise<Store> {
+  async store(): Promise<Store> {
+    return (await this.#opened()).store;
+  }
+
+  /** What opening the store migrated (empty `applied` when it was already current). */
+  async migration(): Promise<MigrationReport> {
+    return (await this.#opened()).migration;
+  }
+
+  #opened(): Promise<{ store: Store; migration: MigrationReport }> {
     this.#store ??= (async () => {
       const store = await openStore(storeLocation(this.dir, this.env));
-      await store.migrate();
-      return store;
+      try {
+        return { store, migration: await store.migrate() };
+      } catch (error) {
+        await store.close();
+        throw error;
+      }
     })();
     return this.#store;
   }
@@ -78,7 +91,7 @@ export class Workspace {
       const store = await this.store();
       const config = this.spec.ledger;
       if (!config) return new Ledger(store, {});
-      const privateKey = await this.#signingKey();
+      const privateKey = this.#signingKey();
       const publicKey = await this.publicKey();
       return new Ledger(store, {
         ...(privateKey ? { signer: { privateKey } } : {}),
@@ -98,7 +111,7 @@ export class Workspace {
     return loadPublicKey(pem);
   }
 
-  async #signingKey(): Promise<KeyObject | undefined> {
+  #signingKey(): KeyObject | undefined {
     const ref = this.spec.ledger?.signing_key;
     if (ref === undefined) return undefined;
     const pem = resolveSecretString(ref, {
@@ -122,6 +135,6 @@ export class Workspace {
   }
 
   async close(): Promise<void> {
-    if (this.#store) await (await this.#store).close();
+    if (this.#store) await (await this.#store.catch(() => undefined))?.store.close();
   }
 }

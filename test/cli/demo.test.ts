@@ -25,7 +25,9 @@ describe('shipshape demo', () => {
       ledger: { ok: boolean; records: number; signedThrough: number };
     };
     expect(report.dir).toBe(join(root, 'ws'));
-    expect(report.evidence).toEqual([expect.objectContaining({ gate: 'validate', outcome: 'passed', seq: 1 })]);
+    expect(report.evidence).toEqual([
+      expect.objectContaining({ gate: 'validate', outcome: 'passed', seq: 1 }),
+    ]);
     expect(report.ledger).toMatchObject({ ok: true, records: 1, signedThrough: 1 });
     expect((await stat(join(root, 'ws/.shipshape/keys/ledger.key'))).mode & 0o777).toBe(0o600);
     expect(await readFile(join(root, 'ws/.gitignore'), 'utf8')).toContain('.shipshape/');
@@ -54,9 +56,20 @@ describe('shipshape demo', () => {
   it('detects a tampered ledger and verifies an export offline', async () => {
     const spec = join(root, 'ws/shipshape.yaml');
     const exported = join(root, 'export.jsonl');
-    expect((await runCli(['ledger', 'export', '--spec', spec, '--out', exported], { cwd: root, env })).code).toBe(0);
+    expect(
+      (await runCli(['ledger', 'export', '--spec', spec, '--out', exported], { cwd: root, env }))
+        .code,
+    ).toBe(0);
     const offline = await runCli(
-      ['ledger', 'verify', '--file', exported, '--public-key', join(root, 'ws/ledger.pub.pem'), '--json'],
+      [
+        'ledger',
+        'verify',
+        '--file',
+        exported,
+        '--public-key',
+        join(root, 'ws/ledger.pub.pem'),
+        '--json',
+      ],
       { cwd: root, env },
     );
     expect(offline.code, offline.stdout).toBe(0);

@@ -19,7 +19,12 @@ describe('examples/demo service', () => {
     dir = await mkdtemp(join(tmpdir(), 'shipshape-demo-service-'));
     child = spawn(process.execPath, [SERVER], {
       cwd: dir,
-      env: { ...process.env, PORT: '0', ORDERS_DB: join(dir, 'data/orders.db'), NODE_PATH: NODE_MODULES },
+      env: {
+        ...process.env,
+        PORT: '0',
+        ORDERS_DB: join(dir, 'data/orders.db'),
+        NODE_PATH: NODE_MODULES,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     // Wait for the line the service prints once it listens: an event, not a sleep.

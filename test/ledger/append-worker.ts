@@ -40,3 +40,4 @@ for (let n = 1; n <= config.count; n += 1) {
 }
 await store.close();
 process.stdout.write(`${JSON.stringify({ appended: config.count, lastSeq, ms: Math.round(performance.now() - started) })}\n`);
+// cache-buster 1

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,9 +31,9 @@ describeStoreConformance({
   },
   async corrupt() {
     const store = await fresh();
-    if (store.location.dialect !== 'sqlite') throw new Error('unreachable');
+    if (store.location.dialect !== 'sqlite') throw new Error('expected an SQLite location');
     const { path } = store.location;
-    await (await import('node:fs/promises')).mkdir(join(path, '..'), { recursive: true });
+    await mkdir(join(path, '..'), { recursive: true });
     await writeFile(path, randomBytes(16_384));
     return store;
   },
@@ -75,9 +75,7 @@ describe('sqlite store specifics', () => {
   it('reports a directory in place of the database file as unreachable', async () => {
     const { dir, cleanup } = await tempDir();
     try {
-      await (
-        await import('node:fs/promises')
-      ).mkdir(join(dir, '.shipshape', 'state.db'), { recursive: true });
+      await mkdir(join(dir, '.shipshape', 'state.db'), { recursive: true });
       await expect(openStore(storeLocation(dir, {}))).rejects.toMatchObject({
         code: 'SHIP_STORE_UNREACHABLE',
         exitCode: 3,

@@ -38,7 +38,10 @@ const one = db.prepare('SELECT * FROM orders WHERE id = ?');
 
 function send(res, status, body) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -61,7 +64,8 @@ const server = createServer(async (req, res) => {
       db.prepare('SELECT 1').get();
       return send(res, 200, { ok: true });
     }
-    if (req.method === 'GET' && url.pathname === '/orders') return send(res, 200, { orders: list.all() });
+    if (req.method === 'GET' && url.pathname === '/orders')
+      return send(res, 200, { orders: list.all() });
     const match = /^\/orders\/(\d+)$/.exec(url.pathname);
     if (req.method === 'GET' && match) {
       const order = one.get(Number(match[1]));

@@ -15,7 +15,9 @@ function invocation(cwd: string): string {
 
 export function registerDemoCommand(program: Command, cli: Cli): void {
   withCommonOptions(program.command('demo'))
-    .description('create a demo workspace (a small real service with its shipshape.yaml) and run its gates')
+    .description(
+      'create a demo workspace (a small real service with its shipshape.yaml) and run its gates',
+    )
     .option('-d, --dir <dir>', 'where to create it', './shipshape-demo')
     .option('-f, --force', 'overwrite the demo files in a non-empty directory', false)
     .addHelpText(

@@ -68,7 +68,10 @@ export function registerInitCommand(program: Command, cli: Cli): void {
         return;
       }
       out(cli.io, `✓ wrote ${specFile}`);
-      out(cli.io, `✓ ledger signing key ${keys.keyId}: private ${keys.ledgerPrivateKey} (0600, not committed)`);
+      out(
+        cli.io,
+        `✓ ledger signing key ${keys.keyId}: private ${keys.ledgerPrivateKey} (0600, not committed)`,
+      );
       out(cli.io, `  public ${keys.ledgerPublicKey} — commit it; verifiers need it`);
       if (gitignoreChanged) out(cli.io, '✓ added .shipshape/ to .gitignore');
       out(cli.io, '\nNext: review the TODOs in shipshape.yaml, then run `shipshape spec check`.');

@@ -1,11 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ExitCode, ShipError } from '../../core/index.js';
-import {
-  verifyExportFile,
-  type LedgerRecord,
-  type VerifyReport,
-} from '../../ledger/index.js';
+import { verifyExportFile, type LedgerRecord, type VerifyReport } from '../../ledger/index.js';
 import { Workspace } from '../../workspace/index.js';
 import { examples, withCommonOptions, withSpecOption, type Cli } from '../cli.js';
 import { out, outJson } from '../io.js';
@@ -23,9 +19,13 @@ interface ListOptions {
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
-    throw ShipError.usage('SHIP_CLI_BAD_FLAG', `${flag} must be a positive integer, got "${value}"`, {
-      hint: `pass e.g. ${flag} 50`,
-    });
+    throw ShipError.usage(
+      'SHIP_CLI_BAD_FLAG',
+      `${flag} must be a positive integer, got "${value}"`,
+      {
+        hint: `pass e.g. ${flag} 50`,
+      },
+    );
   }
   return n;
 }
@@ -71,7 +71,7 @@ function printReport(cli: Cli, report: VerifyReport, json: boolean, source: stri
     `${report.ok ? '✓ ledger verified' : '✗ ledger FAILED verification'} (${source}): ${report.records} records, ` +
       `${report.checkpoints.valid}/${report.checkpoints.total} checkpoints valid, signed through #${report.signedThrough}`,
   );
-  if (report.head) out(cli.io, `  head #${report.head.seq} ${report.head.hash}`);
+  if (report.head.seq > 0) out(cli.io, `  head #${report.head.seq} ${report.head.hash}`);
   for (const p of report.problems) {
     out(cli.io, `  ✗ ${p.code}${p.seq === undefined ? '' : ` at #${p.seq}`}: ${p.message}`);
   }
@@ -174,7 +174,9 @@ export function registerLedgerCommands(program: Command, cli: Cli): void {
           throw ShipError.usage(
             'SHIP_CLI_BAD_FLAG',
             '--public-key is only used with --file; the state store is verified with ledger.public_key from the spec',
-            { hint: 'export first: shipshape ledger export --out l.jsonl && shipshape ledger verify --file l.jsonl --public-key K' },
+            {
+              hint: 'export first: shipshape ledger export --out l.jsonl && shipshape ledger verify --file l.jsonl --public-key K',
+            },
           );
         }
         await withWorkspace(cli, options.spec, async (ws) => {

@@ -12,7 +12,7 @@ interface CheckOptions {
   record: boolean;
 }
 
-function count(n: number, one: string, many = `${one}s`): string {
+function count(n: number, one: string, many = one + 's'): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
@@ -60,9 +60,14 @@ export function registerSpecCommands(program: Command, cli: Cli): void {
         out(cli.io, `✓ ${summary.file} is valid`);
         out(
           cli.io,
-          `  service ${summary.service}: ${count(c.people, 'person', 'people')}, ${count(c.roles, 'role')}, ` +
-            `${count(c.environments, 'environment')}, ${count(c.repositories, 'repository', 'repositories')}, ` +
-            `${count(c.datastores, 'datastore')}`,
+          `  service ${summary.service}: ` +
+            [
+              count(c.people, 'person', 'people'),
+              count(c.roles, 'role'),
+              count(c.environments, 'environment'),
+              count(c.repositories, 'repository', 'repositories'),
+              count(c.datastores, 'datastore'),
+            ].join(', '),
         );
         if (recorded) out(cli.io, `  recorded as ledger record #${recorded.seq}`);
       } finally {
@@ -75,7 +80,10 @@ export function registerSpecCommands(program: Command, cli: Cli): void {
     .option('-o, --out <file>', 'write the schema to a file instead of stdout')
     .addHelpText(
       'after',
-      examples('shipshape spec schema > shipshape.schema.json', 'shipshape spec schema --out s.json'),
+      examples(
+        'shipshape spec schema > shipshape.schema.json',
+        'shipshape spec schema --out s.json',
+      ),
     )
     .action(async (options: { json: boolean; out?: string }) => {
       const text = `${JSON.stringify(specJsonSchema(), null, 2)}\n`;

@@ -6,13 +6,18 @@ import { out, outJson } from '../io.js';
 export function registerStoreCommands(program: Command, cli: Cli): void {
   const store = program
     .command('store')
-    .description('the state store: SQLite in .shipshape/ by default, PostgreSQL with SHIPSHAPE_DATABASE_URL');
+    .description(
+      'the state store: SQLite in .shipshape/ by default, PostgreSQL with SHIPSHAPE_DATABASE_URL',
+    );
 
   withSpecOption(withCommonOptions(store.command('migrate')))
     .description('apply pending schema migrations (safe to run from several processes at once)')
     .addHelpText(
       'after',
-      examples('shipshape store migrate', 'SHIPSHAPE_DATABASE_URL=postgres://… shipshape store migrate --json'),
+      examples(
+        'shipshape store migrate',
+        'SHIPSHAPE_DATABASE_URL=postgres://… shipshape store migrate --json',
+      ),
     )
     .action(async (options: { json: boolean; spec?: string }) => {
       const ws = await Workspace.open({
@@ -22,12 +27,17 @@ export function registerStoreCommands(program: Command, cli: Cli): void {
       });
       try {
         const s = await ws.store();
-        // Workspace.store() already migrated; a second call reports the state.
-        const report = await s.migrate();
+        const report = await ws.migration();
         if (options.json) {
           outJson(cli.io, { ok: true, dialect: s.dialect, location: s.location, ...report });
         } else {
-          out(cli.io, `✓ ${s.dialect} store at ${s.location} is at migration ${report.known.at(-1) ?? '-'}`);
+          out(
+            cli.io,
+            `✓ ${s.dialect} store at ${s.location} is at migration ${report.known.at(-1) ?? '-'}` +
+              (report.applied.length > 0
+                ? ` (applied ${report.applied.join(', ')})`
+                : ' (nothing to apply)'),
+          );
         }
       } finally {
         await ws.close();
