@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ShipError } from '../core/index.js';
 import type { VerifyReport } from '../ledger/index.js';
 import { specCheckEvidence, summariseSpec, type SpecCheckSummary } from '../validate/index.js';
-import { Workspace, ensureGitignore, writeWorkspaceKeys } from '../workspace/index.js';
+import { Workspace, ensureGitignore, ensureWorkspaceKeys } from '../workspace/index.js';
 
 /** The example service shipped with the package (`examples/demo`, beside `src/` and `dist/`). */
 export const DEMO_TEMPLATE_DIR = fileURLToPath(new URL('../../examples/demo', import.meta.url));
@@ -79,11 +79,13 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
   });
 
   step('generating keys');
-  const keys = await writeWorkspaceKeys(dir, true);
+  const keys = await ensureWorkspaceKeys(dir);
   await ensureGitignore(dir);
   steps.push({
     step: 'keys',
-    detail: `ledger signing key ${keys.keyId} in .shipshape/keys/ (0600), public key in ledger.pub.pem`,
+    detail:
+      `${keys.created.includes(keys.ledgerPrivateKey) ? 'generated' : 'kept'} ledger signing key ` +
+      `${keys.keyId} in .shipshape/keys/ (0600), public key in ledger.pub.pem`,
   });
 
   step('checking the stack spec');

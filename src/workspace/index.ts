@@ -1,3 +1,3 @@
 export { Workspace, DEFAULT_CHECKPOINT_LOG, type WorkspaceOptions } from './workspace.js';
-export { KEY_PATHS, writeWorkspaceKeys, type WrittenKeys } from './keys.js';
+export { KEY_PATHS, ensureWorkspaceKeys, type WorkspaceKeys } from './keys.js';
 export { ensureGitignore } from './gitignore.js';

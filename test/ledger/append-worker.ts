@@ -39,5 +39,6 @@ for (let n = 1; n <= config.count; n += 1) {
   lastSeq = record.seq;
 }
 await store.close();
-process.stdout.write(`${JSON.stringify({ appended: config.count, lastSeq, ms: Math.round(performance.now() - started) })}\n`);
-// cache-buster 1
+process.stdout.write(
+  `${JSON.stringify({ appended: config.count, lastSeq, ms: Math.round(performance.now() - started) })}\n`,
+);

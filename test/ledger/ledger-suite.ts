@@ -543,7 +543,6 @@ export function ledgerSuite(backend: Backend): void {
             }),
           ]),
         );
-        console.log(results.map((r) => r.lines[0]).join("\n"));
         for (const result of results) {
           expect(result.code, result.stderr).toBe(0);
           expect(JSON.parse(result.lines[0] ?? '{}')).toMatchObject({

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { ShipError } from '../../core/index.js';
 import { detectProject, renderStarterSpec } from '../../init/index.js';
 import { parseSpec } from '../../spec/index.js';
-import { KEY_PATHS, ensureGitignore, writeWorkspaceKeys } from '../../workspace/index.js';
+import { KEY_PATHS, ensureGitignore, ensureWorkspaceKeys } from '../../workspace/index.js';
 import { examples, withCommonOptions, type Cli } from '../cli.js';
 import { out, outJson } from '../io.js';
 
@@ -30,7 +30,11 @@ export function registerInitCommand(program: Command, cli: Cli): void {
     )
     .option('-d, --dir <dir>', 'repository root', '.')
     .option('--name <service>', 'service name (default: the directory name)')
-    .option('-f, --force', 'overwrite an existing shipshape.yaml and keys', false)
+    .option(
+      '-f, --force',
+      'overwrite an existing shipshape.yaml (existing keys are always kept)',
+      false,
+    )
     .addHelpText(
       'after',
       examples('shipshape init', 'shipshape init --dir ../orders --name orders --json') +
@@ -59,7 +63,7 @@ export function registerInitCommand(program: Command, cli: Cli): void {
       });
       // The starter must be valid as written; a failure here is a bug, reported with its problems.
       parseSpec(text, specFile);
-      const keys = await writeWorkspaceKeys(dir, options.force);
+      const keys = await ensureWorkspaceKeys(dir);
       await writeFile(specFile, text);
       const gitignoreChanged = await ensureGitignore(dir);
       const result = { ok: true, spec: specFile, detection, keys, gitignoreChanged };
