@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppendInputSchema, GATE_IDS, type AppendInput } from './evidence.js';
-import { parseValidity } from './duration.js';
+import { parseValidity } from './validity.js';
 import { anyString, matching } from '../../test/ledger/matchers.js';
 
 const actor = { kind: 'os-user' as const, osUser: 'alice', person: 'Alice', roles: ['sre-lead'] };

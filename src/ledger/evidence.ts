@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseValidity } from './duration.js';
+import { parseValidity } from './validity.js';
 
 /** The gates Shipshape knows. Gate-result records name one of these. */
 export const GATE_IDS = [

@@ -530,18 +530,45 @@ export function ledgerSuite(backend: Backend): void {
     });
 
     describe('concurrency', () => {
+      const workerArgs = (workers: number, count: number): string[][] =>
+        Array.from({ length: workers }, (_, worker) => [
+          JSON.stringify({
+            location,
+            count,
+            worker,
+            privateKeyPem: keys.privateKeyPem,
+            checkpointLog: witness,
+          }),
+        ]);
+
+      it('verify run while other processes append never reports a false problem', async () => {
+        let finished = false;
+        const running = runTogether('test/ledger/append-worker.ts', workerArgs(2, 150)).finally(
+          () => {
+            finished = true;
+          },
+        );
+        const reader = new Ledger(store, { publicKey, checkpointLog: witness });
+        const failed: VerifyReport[] = [];
+        let rounds = 0;
+        // Each round is real work (a full verification), not a wait; the loop ends with the workers.
+        for (;;) {
+          const report = await reader.verify();
+          rounds += 1;
+          if (!report.ok) failed.push(report);
+          if (finished) break;
+        }
+        const results = await running;
+        for (const result of results) expect(result.code, result.stderr).toBe(0);
+        expect(failed.map((r) => r.problems)).toEqual([]);
+        expect(rounds).toBeGreaterThan(0);
+        expect(await reader.verify()).toMatchObject({ ok: true, records: 300, signedThrough: 300 });
+      });
+
       it(`${WORKERS} processes × ${APPENDS_PER_WORKER} appends form one linear, signed chain`, async () => {
         const results = await runTogether(
           'test/ledger/append-worker.ts',
-          Array.from({ length: WORKERS }, (_, worker) => [
-            JSON.stringify({
-              location,
-              count: APPENDS_PER_WORKER,
-              worker,
-              privateKeyPem: keys.privateKeyPem,
-              checkpointLog: witness,
-            }),
-          ]),
+          workerArgs(WORKERS, APPENDS_PER_WORKER),
         );
         for (const result of results) {
           expect(result.code, result.stderr).toBe(0);
