@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ExitCodeValue } from '../core/index.js';
+import { Workspace } from '../workspace/index.js';
 import type { Io } from './io.js';
 
 /** State shared by the command handlers of one CLI invocation. */
@@ -25,4 +26,25 @@ export function withSpecOption(command: Command): Command {
 /** Formats an examples block for `--help`. */
 export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
+}
+
+/**
+ * Opens the workspace of the spec named by `--spec` (or found in the current directory), runs
+ * `fn` with it and closes it.
+ */
+export async function withWorkspace<T>(
+  cli: Cli,
+  spec: string | undefined,
+  fn: (workspace: Workspace) => Promise<T>,
+): Promise<T> {
+  const workspace = await Workspace.open({
+    cwd: cli.io.cwd,
+    env: cli.io.env,
+    ...(spec === undefined ? {} : { specPath: spec }),
+  });
+  try {
+    return await fn(workspace);
+  } finally {
+    await workspace.close();
+  }
 }

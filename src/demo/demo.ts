@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ShipError } from '../core/index.js';
 import type { VerifyReport } from '../ledger/index.js';
-import { specCheckEvidence, summariseSpec, type SpecCheckSummary } from '../validate/index.js';
+import { recordSpecCheck, summariseSpec, type SpecCheckSummary } from '../validate/index.js';
 import { Workspace, ensureGitignore, ensureWorkspaceKeys } from '../workspace/index.js';
 
 /** The example service shipped with the package (`examples/demo`, beside `src/` and `dist/`). */
@@ -102,20 +102,14 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
     });
 
     step('recording evidence');
-    const ledger = await workspace.ledger();
-    const record = await ledger.append({
-      kind: 'gate-result',
-      subject: summary.service,
-      actor: workspace.actor,
-      body: specCheckEvidence(summary, startedAt, new Date()),
-    });
+    const record = await recordSpecCheck(workspace, summary, startedAt);
     steps.push({
       step: 'evidence',
       detail: `validate gate result recorded as ledger record #${record.seq}`,
     });
 
     step('verifying the ledger');
-    const report = await ledger.verify();
+    const report = await (await workspace.ledger()).verify();
     steps.push({
       step: 'ledger verify',
       detail: report.ok

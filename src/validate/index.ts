@@ -1,1 +1,6 @@
-export { summariseSpec, specCheckEvidence, type SpecCheckSummary } from './spec-check.js';
+export {
+  recordSpecCheck,
+  specCheckEvidence,
+  summariseSpec,
+  type SpecCheckSummary,
+} from './spec-check.js';

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { GateResultInput } from '../ledger/index.js';
 import type { LoadedSpec } from '../spec/index.js';
+import type { Workspace } from '../workspace/index.js';
 
 /** What a successful spec check found, for output and evidence. */
 export interface SpecCheckSummary {
@@ -60,4 +61,23 @@ export function specCheckEvidence(
     artifacts: [{ name: basename(summary.file), digest: summary.digest }],
     details: { check: 'spec', counts: summary.counts },
   };
+}
+
+/**
+ * Appends the spec check's `validate` gate result to the workspace's ledger, as the workspace's
+ * actor, and returns where it landed.
+ */
+export async function recordSpecCheck(
+  workspace: Workspace,
+  summary: SpecCheckSummary,
+  startedAt: Date,
+): Promise<{ seq: number; hash: string }> {
+  const ledger = await workspace.ledger();
+  const record = await ledger.append({
+    kind: 'gate-result',
+    subject: summary.service,
+    actor: workspace.actor,
+    body: specCheckEvidence(summary, startedAt, new Date()),
+  });
+  return { seq: record.seq, hash: record.hash };
 }

@@ -542,10 +542,10 @@ export function ledgerSuite(backend: Backend): void {
         ]);
 
       it('verify run while other processes append never reports a false problem', async () => {
-        let finished = false;
-        const running = runTogether('test/ledger/append-worker.ts', workerArgs(2, 150)).finally(
+        const workers = { finished: false };
+        const running = runTogether('test/ledger/append-worker.ts', workerArgs(2, 300)).finally(
           () => {
-            finished = true;
+            workers.finished = true;
           },
         );
         const reader = new Ledger(store, { publicKey, checkpointLog: witness });
@@ -556,13 +556,13 @@ export function ledgerSuite(backend: Backend): void {
           const report = await reader.verify();
           rounds += 1;
           if (!report.ok) failed.push(report);
-          if (finished) break;
+          if (workers.finished) break;
         }
         const results = await running;
         for (const result of results) expect(result.code, result.stderr).toBe(0);
         expect(failed.map((r) => r.problems)).toEqual([]);
         expect(rounds).toBeGreaterThan(0);
-        expect(await reader.verify()).toMatchObject({ ok: true, records: 300, signedThrough: 300 });
+        expect(await reader.verify()).toMatchObject({ ok: true, records: 600, signedThrough: 600 });
       });
 
       it(`${WORKERS} processes × ${APPENDS_PER_WORKER} appends form one linear, signed chain`, async () => {

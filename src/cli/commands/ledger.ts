@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ExitCode, ShipError } from '../../core/index.js';
 import { verifyExportFile, type LedgerRecord, type VerifyReport } from '../../ledger/index.js';
-import { Workspace } from '../../workspace/index.js';
-import { examples, withCommonOptions, withSpecOption, type Cli } from '../cli.js';
+import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
 import { out, outJson } from '../io.js';
 import { renderTable } from '../table.js';
 
@@ -28,23 +27,6 @@ function positiveInt(value: string, flag: string): number {
     );
   }
   return n;
-}
-
-async function withWorkspace<T>(
-  cli: Cli,
-  spec: string | undefined,
-  fn: (ws: Workspace) => Promise<T>,
-): Promise<T> {
-  const ws = await Workspace.open({
-    cwd: cli.io.cwd,
-    env: cli.io.env,
-    ...(spec === undefined ? {} : { specPath: spec }),
-  });
-  try {
-    return await fn(ws);
-  } finally {
-    await ws.close();
-  }
 }
 
 function describeBody(record: LedgerRecord): string {

@@ -1,9 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { specJsonSchema } from '../../spec/index.js';
-import { specCheckEvidence, summariseSpec } from '../../validate/index.js';
-import { Workspace } from '../../workspace/index.js';
-import { examples, withCommonOptions, withSpecOption, type Cli } from '../cli.js';
+import { recordSpecCheck, summariseSpec } from '../../validate/index.js';
+import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
 import { out, outJson } from '../io.js';
 
 interface CheckOptions {
@@ -34,24 +33,11 @@ export function registerSpecCommands(program: Command, cli: Cli): void {
     )
     .action(async (options: CheckOptions) => {
       const startedAt = new Date();
-      const workspace = await Workspace.open({
-        cwd: cli.io.cwd,
-        env: cli.io.env,
-        ...(options.spec === undefined ? {} : { specPath: options.spec }),
-      });
-      try {
+      await withWorkspace(cli, options.spec, async (workspace) => {
         const summary = await summariseSpec(workspace.loaded);
-        let recorded: { seq: number; hash: string } | undefined;
-        if (options.record) {
-          const ledger = await workspace.ledger();
-          const record = await ledger.append({
-            kind: 'gate-result',
-            subject: summary.service,
-            actor: workspace.actor,
-            body: specCheckEvidence(summary, startedAt, new Date()),
-          });
-          recorded = { seq: record.seq, hash: record.hash };
-        }
+        const recorded = options.record
+          ? await recordSpecCheck(workspace, summary, startedAt)
+          : undefined;
         if (options.json) {
           outJson(cli.io, { ok: true, ...summary, ...(recorded ? { recorded } : {}) });
           return;
@@ -70,9 +56,7 @@ export function registerSpecCommands(program: Command, cli: Cli): void {
             ].join(', '),
         );
         if (recorded) out(cli.io, `  recorded as ledger record #${recorded.seq}`);
-      } finally {
-        await workspace.close();
-      }
+      });
     });
 
   withCommonOptions(spec.command('schema'))

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { Workspace } from '../../workspace/index.js';
-import { examples, withCommonOptions, withSpecOption, type Cli } from '../cli.js';
+import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
 import { out, outJson } from '../io.js';
 
 export function registerStoreCommands(program: Command, cli: Cli): void {
@@ -20,12 +19,7 @@ export function registerStoreCommands(program: Command, cli: Cli): void {
       ),
     )
     .action(async (options: { json: boolean; spec?: string }) => {
-      const ws = await Workspace.open({
-        cwd: cli.io.cwd,
-        env: cli.io.env,
-        ...(options.spec === undefined ? {} : { specPath: options.spec }),
-      });
-      try {
+      await withWorkspace(cli, options.spec, async (ws) => {
         const s = await ws.store();
         const report = await ws.migration();
         if (options.json) {
@@ -39,28 +33,19 @@ export function registerStoreCommands(program: Command, cli: Cli): void {
                 : ' (nothing to apply)'),
           );
         }
-      } finally {
-        await ws.close();
-      }
+      });
     });
 
   withSpecOption(withCommonOptions(store.command('status')))
     .description('show where the state store is and how much evidence it holds')
     .addHelpText('after', examples('shipshape store status --json'))
     .action(async (options: { json: boolean; spec?: string }) => {
-      const ws = await Workspace.open({
-        cwd: cli.io.cwd,
-        env: cli.io.env,
-        ...(options.spec === undefined ? {} : { specPath: options.spec }),
-      });
-      try {
+      await withWorkspace(cli, options.spec, async (ws) => {
         const s = await ws.store();
         const records = await (await ws.ledger()).count();
         const status = { dialect: s.dialect, location: s.location, ledgerRecords: records };
         if (options.json) outJson(cli.io, status);
         else out(cli.io, `${s.dialect} store at ${s.location}: ${records} ledger records`);
-      } finally {
-        await ws.close();
-      }
+      });
     });
 }
