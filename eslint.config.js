@@ -17,6 +17,7 @@ const modules = [
   'demo',
   'init',
   'ledger',
+  'remote',
   'spec',
   'store',
   'validate',

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ExitCodeValue } from '../core/index.js';
+import { RemoteClient, RemoteLedger, remoteTarget, type EvidenceLedger } from '../remote/index.js';
 import { Workspace } from '../workspace/index.js';
 import type { Io } from './io.js';
 
@@ -23,6 +24,18 @@ export function withSpecOption(command: Command): Command {
   );
 }
 
+/**
+ * Adds `--server URL` to a command that records or reads evidence: with it (or
+ * `SHIPSHAPE_SERVER`), the command works through `shipshape serve` with `SHIPSHAPE_TOKEN`
+ * and never touches the state store.
+ */
+export function withServerOption(command: Command): Command {
+  return command.option(
+    '--server <url>',
+    'work through `shipshape serve` at URL (default: $SHIPSHAPE_SERVER) with $SHIPSHAPE_TOKEN',
+  );
+}
+
 /** Formats an examples block for `--help`. */
 export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
@@ -36,15 +49,32 @@ export async function withWorkspace<T>(
   cli: Cli,
   spec: string | undefined,
   fn: (workspace: Workspace) => Promise<T>,
+  server?: string,
 ): Promise<T> {
+  const remote = remoteTarget(server, cli.io.env);
   const workspace = await Workspace.open({
     cwd: cli.io.cwd,
     env: cli.io.env,
     ...(spec === undefined ? {} : { specPath: spec }),
+    ...(remote === undefined ? {} : { remote }),
   });
   try {
     return await fn(workspace);
   } finally {
     await workspace.close();
   }
+}
+
+/**
+ * Runs `fn` with the evidence ledger: the server's in remote mode (no spec needed), else the
+ * local one of the workspace's spec.
+ */
+export async function withEvidence<T>(
+  cli: Cli,
+  options: { spec?: string; server?: string },
+  fn: (ledger: EvidenceLedger) => Promise<T>,
+): Promise<T> {
+  const remote = remoteTarget(options.server, cli.io.env);
+  if (remote) return fn(new RemoteLedger(new RemoteClient(remote)));
+  return withWorkspace(cli, options.spec, async (workspace) => fn(await workspace.evidence()));
 }

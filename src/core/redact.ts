@@ -35,6 +35,11 @@ const patterns: readonly Pattern[] = [
     replace: (m, key, sep, value) => (SAFE_VALUE.test(value) ? m : `${key}${sep}${REDACTED}`),
   },
   {
+    // Shipshape API tokens `ssp_<id>_<secret>` (src/auth): keep the public id, drop the secret.
+    regex: /(?<![A-Za-z0-9])ssp_([0-9a-f]{12})_[A-Za-z0-9_-]{16,}/g,
+    replace: (_m, id) => `ssp_${id}_${REDACTED}`,
+  },
+  {
     regex: /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/g,
     replace: (_m, scheme, sep) => `${scheme}${sep}${REDACTED}`,
   },

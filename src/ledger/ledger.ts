@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ExitCode, ShipError, redactDeep, type Problem } from '../core/index.js';
+import { ExitCode, ShipError, type Problem } from '../core/index.js';
 import type { LedgerCheckpointRow, LedgerRecordRow, Store, StoreDb } from '../store/index.js';
 import { GENESIS_HASH, hashRecord } from './chain.js';
 import { createCheckpointSigner, signCheckpoint, type CheckpointSigner } from './checkpoint.js';
@@ -14,7 +14,6 @@ import {
   type AppendInput,
   type LedgerCheckpoint,
   type LedgerRecord,
-  type ParsedAppendInput,
 } from './evidence.js';
 import { exportCheckpointLine, exportHeaderLine, exportRecordLine } from './export.js';
 import { keyIdOf } from './keys.js';
@@ -29,6 +28,7 @@ import {
   text,
 } from './rows.js';
 import { LedgerVerifier, VerifyProblemCode, type VerifyReport } from './verify.js';
+import { redactInput } from './redact-input.js';
 import { appendWitness, readWitness } from './witness.js';
 
 /** The store-wide lock every append holds: one writer at a time extends the chain. */
@@ -151,14 +151,15 @@ export class Ledger {
   }
 
   /**
-   * Appends one record. The input is validated (SHIP_LEDGER_BAD_INPUT, exit 2, listing every
-   * problem), free text is redacted, and the record is chained to the head and stored — with a
+   * Appends one record. Free text is redacted, then the input is validated
+   * (SHIP_LEDGER_BAD_INPUT, exit 2, listing every problem), and the record is chained to the
+   * head and stored — with a
    * signed checkpoint when one is due — in one transaction under the ledger lock, so
    * concurrent appenders from any number of processes form one linear chain. The checkpoint is
    * then appended to the witness file.
    */
   async append(input: AppendInput): Promise<LedgerRecord> {
-    const parsed = AppendInputSchema.safeParse(input);
+    const parsed = AppendInputSchema.safeParse(redactInput(input));
     if (!parsed.success) {
       const problems: Problem[] = parsed.error.issues.map((issue) => ({
         code: 'SHIP_LEDGER_BAD_INPUT',
@@ -171,7 +172,7 @@ export class Ledger {
         problems,
       );
     }
-    const content = redactContent(parsed.data);
+    const content = parsed.data;
 
     const { record, checkpoint } = await this.#store.exclusive(LEDGER_LOCK, async (trx) => {
       const head = await trx
@@ -320,6 +321,18 @@ export class Ledger {
    * atomically (temporary file, fsync, rename); a stream is written to but not ended.
    */
   async export(out: Writable | string): Promise<ExportSummary> {
+    // Same read order as verify() (see #scan), so that appends running meanwhile are never
+    // mistaken for tampering: witness and stored checkpoints first, then the head, then the
+    // records up to it. A checkpoint read first whose record is then missing is truncation.
+    // A tail shorter than checkpointEvery is expected; the fresh head checkpoint covers it.
+    const verifier = this.#verifier(this.#checkpointEvery - 1);
+    await this.#readWitnessInto(verifier);
+    const checkpoints: LedgerCheckpoint[] = [];
+    for await (const row of this.#checkpointRows(this.#store.db)) {
+      const checkpoint = rowToCheckpoint(row);
+      verifier.addCheckpoint(checkpoint, 'database');
+      checkpoints.push(checkpoint);
+    }
     const headRow = await this.#store.db
       .selectFrom('ledger_records')
       .select(['seq', 'hash'])
@@ -334,8 +347,6 @@ export class Ledger {
       .where('seq', '<=', upTo)
       .executeTakeFirst();
 
-    // A tail shorter than checkpointEvery is expected; the fresh head checkpoint covers it.
-    const verifier = this.#verifier(this.#checkpointEvery - 1);
     const summary: ExportSummary = {
       records: 0,
       checkpoints: 0,
@@ -345,9 +356,8 @@ export class Ledger {
     const lines = async function* (this: Ledger): AsyncGenerator<string> {
       yield exportHeaderLine({
         exportedAt: this.#now().toISOString(),
-        records: Number(total?.n ?? 0),
+        records: num(total?.n ?? 0),
       });
-      await this.#readWitnessInto(verifier);
       for await (const row of this.#recordRows(this.#store.db, upTo)) {
         const read = rowToChainRecord(row);
         if ('error' in read) {
@@ -364,9 +374,14 @@ export class Ledger {
         summary.records += 1;
         yield exportRecordLine(read.record);
       }
-      for await (const row of this.#checkpointRows(this.#store.db, upTo)) {
+      // Checkpoints committed after the first read, for records up to the head.
+      const newest = checkpoints.reduce((max, c) => Math.max(max, c.seq), 0);
+      for await (const row of this.#checkpointRows(this.#store.db, upTo, newest)) {
         const checkpoint = rowToCheckpoint(row);
         verifier.addCheckpoint(checkpoint, 'database');
+        checkpoints.push(checkpoint);
+      }
+      for (const checkpoint of checkpoints) {
         summary.checkpoints += 1;
         yield exportCheckpointLine(checkpoint);
       }
@@ -492,28 +507,6 @@ export class Ledger {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Redacts free text only; ids, enums, timestamps and digests are left exactly as validated. */
-function redactContent(input: ParsedAppendInput): ParsedAppendInput {
-  const subject = redactDeep(input.subject);
-  if (input.kind === 'event') {
-    return { ...input, subject, body: { ...input.body, details: redactDeep(input.body.details) } };
-  }
-  const body = input.body;
-  return {
-    ...input,
-    subject,
-    body: {
-      ...body,
-      artifacts: body.artifacts.map((artifact) => ({
-        ...artifact,
-        name: redactDeep(artifact.name),
-      })),
-      ...(body.summary === undefined ? {} : { summary: redactDeep(body.summary) }),
-      ...(body.details === undefined ? {} : { details: redactDeep(body.details) }),
-    },
-  };
-}
 
 function badFilter(message: string): ShipError {
   return ShipError.usage('SHIP_LEDGER_BAD_FILTER', `Cannot list the ledger: ${message}.`, {

@@ -9,17 +9,23 @@ export { holdersOf, personForOsUser, rolesOf } from './roles.js';
 export { nextScheduledRuns } from './schedule.js';
 export type { CronSchedule } from './schedule.js';
 export {
+  CHANNEL_KINDS,
   DATASTORE_KINDS,
   FINGERPRINT_MODES,
+  NOTIFICATION_TYPES,
   SUPPORTED_SPEC_VERSIONS,
   specSchema,
 } from './schema.js';
 export type {
+  ChannelConfig,
+  ChannelKind,
   Datastore,
   DatastoreKind,
   Environment,
   FingerprintMode,
   Ledger,
+  Notifications,
+  NotificationType,
   Person,
   Repository,
   Spec,
@@ -32,3 +38,6 @@ export {
 } from './secrets.js';
 export type { SecretContext, SecretRef, SecretRefKind } from './secrets.js';
 export { findLiteralPassword, variableBase } from './connection.js';
+export { isLoopbackHost, webhookUrlProblem, WEBHOOK_URL_EXPECTED } from './webhook-url.js';
+export type { WebhookUrlProblem } from './webhook-url.js';
+export { didYouMean } from './suggest.js';

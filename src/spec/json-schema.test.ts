@@ -19,6 +19,7 @@ describe('specJsonSchema', () => {
       'iac',
       'alerting',
       'ledger',
+      'notifications',
     ]);
     expect(schema.required).toEqual(['version', 'service']);
     expect(schema.additionalProperties).toBe(false);

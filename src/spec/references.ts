@@ -190,6 +190,30 @@ function checkSecretFields(data: Record<string, unknown>, out: PendingProblem[])
   }
 }
 
+function checkNotifications(data: Record<string, unknown>, out: PendingProblem[]): void {
+  for (const [name, channel] of entries(asMap(data.notifications)?.channels)) {
+    const base = variableBase(name, 'webhook');
+    requireReference(
+      ['notifications', 'channels', name, 'secret'],
+      asMap(channel)?.secret,
+      `\${env:${base}_SECRET}`,
+      out,
+    );
+    const url = asMap(channel)?.url;
+    const path = ['notifications', 'channels', name, 'url'];
+    if (typeof url !== 'string' || !checkSecretRefs(path, url, out)) continue;
+    const literal = findLiteralPassword(url, base);
+    if (literal === undefined) continue;
+    out.push({
+      code: SpecProblemCode.literalSecret,
+      path,
+      message: `the URL contains a literal password: ${literal.masked}`,
+      expected: `the password by reference (${SECRET_REF_EXPECTED}), never the password itself`,
+      hint: `reference it: \`${literal.suggestion}\``,
+    });
+  }
+}
+
 /** Cross-field problems of a parsed document (any shape: wrong shapes are skipped). */
 export function referenceProblems(data: unknown): PendingProblem[] {
   const root = asMap(data);
@@ -199,5 +223,6 @@ export function referenceProblems(data: unknown): PendingProblem[] {
   checkApprovals(root, out);
   checkDatastores(root, out);
   checkSecretFields(root, out);
+  checkNotifications(root, out);
   return out;
 }

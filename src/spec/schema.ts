@@ -12,6 +12,7 @@ import {
 import { BUILTIN_ROLES } from './names.js';
 import { listNames } from './pending.js';
 import { SECRET_REF_EXPECTED } from './secrets.js';
+import { WEBHOOK_URL_EXPECTED, webhookUrlProblem } from './webhook-url.js';
 
 /** Kinds of data store a driver exists for. */
 export const DATASTORE_KINDS = [
@@ -28,6 +29,17 @@ export type DatastoreKind = (typeof DATASTORE_KINDS)[number];
 /** How a backup or restore is fingerprinted to prove the data is intact. */
 export const FINGERPRINT_MODES = ['counts', 'full', 'off'] as const;
 export type FingerprintMode = (typeof FINGERPRINT_MODES)[number];
+
+/** Kinds of notification channel (one file each in `src/notify/`). */
+export const CHANNEL_KINDS = ['webhook'] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+
+/**
+ * Types of notification Shipshape sends. A channel's `events` filter names some of them; later
+ * features (approvals, alerts, backups) add theirs here.
+ */
+export const NOTIFICATION_TYPES = ['test', 'approval-requested', 'gate-failed'] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /** Spec versions this build reads. */
 export const SUPPORTED_SPEC_VERSIONS = [1] as const;
@@ -325,6 +337,75 @@ const ledgerSchema = z
   })
   .meta({ description: 'Evidence ledger signing.' });
 
+const webhookChannelSchema = z
+  .strictObject({
+    kind: expecting(
+      z.enum(CHANNEL_KINDS).meta({ description: 'What delivers the notifications.' }),
+      `one of ${listNames(CHANNEL_KINDS)}`,
+    ),
+    url: expecting(
+      z.string().min(1).meta({
+        description:
+          'Where notifications are POSTed: https, or plain http to a loopback host. May embed `${env:…}`/`${file:…}` (a token in the path).',
+        examples: ['https://hooks.example.com/shipshape'],
+      }),
+      WEBHOOK_URL_EXPECTED,
+    ),
+    secret: secretRefField('Key the HMAC-SHA-256 signature of every notification is made with.'),
+    timeout: durationField('How long one delivery attempt may take.').prefault('10s'),
+    retries: expecting(
+      z.number().int().min(0).max(20).default(5).meta({
+        description: 'Retries after a failed attempt (network error, timeout, 408, 429, 5xx).',
+      }),
+      'a whole number from 0 to 20',
+    ),
+    events: expecting(
+      z
+        .array(
+          expecting(z.enum(NOTIFICATION_TYPES), `one of ${listNames(NOTIFICATION_TYPES, 20)}`),
+        )
+        .optional()
+        .meta({ description: 'Only these notification types (default: all). `test` always passes.' }),
+      `a list of notification types: ${listNames(NOTIFICATION_TYPES, 20)}`,
+    ),
+  })
+  .superRefine((channel, ctx) => {
+    // A URL with references is checked once they are resolved, when notifying.
+    const problem = channel.url.includes('${') ? undefined : webhookUrlProblem(channel.url);
+    if (problem !== undefined) {
+      addShipIssue(
+        ctx,
+        problem.message,
+        {
+          code: SpecProblemCode.badValue,
+          expected: WEBHOOK_URL_EXPECTED,
+          ...(problem.hint === undefined ? {} : { hint: problem.hint }),
+        },
+        ['url'],
+      );
+    }
+    if (channel.timeout === 0) {
+      addShipIssue(
+        ctx,
+        'a timeout of 0 would abort every attempt at once',
+        { code: SpecProblemCode.badValue, expected: 'a duration above zero', hint: 'e.g. `10s`' },
+        ['timeout'],
+      );
+    }
+  })
+  .meta({ description: 'A notification channel: a signed JSON webhook.' });
+
+const notificationsSchema = z
+  .strictObject({
+    channels: expecting(
+      z.record(nameField('name'), webhookChannelSchema).default({}).meta({
+        description: 'Notification channels by name.',
+      }),
+      'a map from channel name to its settings',
+    ),
+  })
+  .meta({ description: 'Where Shipshape sends notifications (approvals, failed gates).' });
+
 /** The whole `shipshape.yaml`, version 1. */
 export const specSchema = z
   .strictObject({
@@ -369,6 +450,7 @@ export const specSchema = z
     iac: iacSchema.optional(),
     alerting: reserved('Alerting').optional(),
     ledger: ledgerSchema.optional(),
+    notifications: notificationsSchema.optional(),
   })
   .meta({ description: 'Shipshape stack spec.' });
 
@@ -379,3 +461,5 @@ export type Environment = Spec['environments'][string];
 export type Repository = Spec['repositories'][string];
 export type Datastore = Spec['datastores'][string];
 export type Ledger = NonNullable<Spec['ledger']>;
+export type Notifications = NonNullable<Spec['notifications']>;
+export type ChannelConfig = Notifications['channels'][string];

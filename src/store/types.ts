@@ -5,6 +5,7 @@ export interface Database {
   shipshape_migrations: MigrationRow;
   ledger_records: LedgerRecordRow;
   ledger_checkpoints: LedgerCheckpointRow;
+  tokens: TokenRow;
 }
 
 export interface MigrationRow {
@@ -43,6 +44,30 @@ export interface LedgerCheckpointRow {
   key_id: string;
   /** base64 Ed25519 signature. */
   signature: string;
+}
+
+/** An API token (docs/identity.md). Never the token itself: only its SHA-256. */
+export interface TokenRow {
+  /** 12 hex digits, the public part of `ssp_<id>_<secret>`. */
+  id: string;
+  /** Person id from the spec. */
+  person: string;
+  /** JSON text: the roles the token was minted with (a subset of the person's). */
+  roles: string;
+  /** Hex SHA-256 of the whole token. */
+  hash: string;
+  description: string | null;
+  /** ISO-8601 UTC. */
+  created_at: string;
+  /** JSON text: the actor who minted it. */
+  created_by: string;
+  /** ISO-8601 UTC; null never expires. */
+  expires_at: string | null;
+  revoked_at: string | null;
+  /** JSON text: the actor who revoked it. */
+  revoked_by: string | null;
+  /** ISO-8601 UTC, updated at most once a minute. */
+  last_used_at: string | null;
 }
 
 export type StoreDialect = 'sqlite' | 'postgres';

@@ -64,19 +64,18 @@ export function specCheckEvidence(
 }
 
 /**
- * Appends the spec check's `validate` gate result to the workspace's ledger, as the workspace's
- * actor, and returns where it landed.
+ * Appends the spec check's `validate` gate result to the workspace's evidence ledger (local, or
+ * the server's in remote mode) and returns where it landed.
  */
 export async function recordSpecCheck(
   workspace: Workspace,
   summary: SpecCheckSummary,
   startedAt: Date,
 ): Promise<{ seq: number; hash: string }> {
-  const ledger = await workspace.ledger();
-  const record = await ledger.append({
+  const evidence = await workspace.evidence();
+  const record = await evidence.record({
     kind: 'gate-result',
     subject: summary.service,
-    actor: workspace.actor,
     body: specCheckEvidence(summary, startedAt, new Date()),
   });
   return { seq: record.seq, hash: record.hash };

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { localActor } from '../auth/index.js';
+import { TokenService, localActor } from '../auth/index.js';
 import { ShipError } from '../core/index.js';
 import { Ledger, loadPrivateKey, loadPublicKey, type Actor } from '../ledger/index.js';
 import {
@@ -11,6 +11,13 @@ import {
   type LoadedSpec,
   type Spec,
 } from '../spec/index.js';
+import {
+  LocalEvidenceLedger,
+  RemoteClient,
+  RemoteLedger,
+  type EvidenceLedger,
+  type RemoteTarget,
+} from '../remote/index.js';
 import { openStore, storeLocation, type MigrationReport, type Store } from '../store/index.js';
 
 export interface WorkspaceOptions {
@@ -19,6 +26,8 @@ export interface WorkspaceOptions {
   /** Explicit spec path (`--spec`). */
   specPath?: string;
   env?: NodeJS.ProcessEnv;
+  /** Record evidence through this `shipshape serve` instead of the local state store. */
+  remote?: RemoteTarget;
 }
 
 /** Default location of the witness log of signed checkpoints, relative to the spec. */
@@ -34,18 +43,20 @@ export class Workspace {
   readonly actor: Actor;
   #store: Promise<{ store: Store; migration: MigrationReport }> | undefined;
   #ledger: Promise<Ledger> | undefined;
+  readonly #remote: RemoteTarget | undefined;
 
-  private constructor(loaded: LoadedSpec, env: NodeJS.ProcessEnv) {
+  private constructor(loaded: LoadedSpec, env: NodeJS.ProcessEnv, remote?: RemoteTarget) {
     this.loaded = loaded;
     this.env = env;
     this.actor = localActor(loaded.spec);
+    this.#remote = remote;
   }
 
   /** Loads the spec (all problems reported at once) and returns the workspace around it. */
   static async open(options: WorkspaceOptions): Promise<Workspace> {
     const file = findSpecFile(options.cwd, options.specPath);
     const loaded = await loadSpec(file);
-    return new Workspace(loaded, options.env ?? process.env);
+    return new Workspace(loaded, options.env ?? process.env, options.remote);
   }
 
   get spec(): Spec {
@@ -101,6 +112,25 @@ export class Workspace {
       });
     })();
     return this.#ledger;
+  }
+
+  /**
+   * Where commands record and read evidence: the server's ledger in remote mode (the server
+   * decides who is acting, from the token), else the local ledger acting as the local operator.
+   */
+  async evidence(): Promise<EvidenceLedger> {
+    if (this.#remote) return new RemoteLedger(new RemoteClient(this.#remote));
+    const ledger = await this.ledger();
+    return new LocalEvidenceLedger(ledger, this.actor, (await this.store()).location);
+  }
+
+  /** API tokens of this workspace's store, checked against its spec (docs/identity.md). */
+  async tokens(): Promise<TokenService> {
+    return new TokenService({
+      store: await this.store(),
+      ledger: await this.ledger(),
+      spec: this.spec,
+    });
   }
 
   /** The ledger's public key as configured in the spec (inline PEM or a path), if any. */

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { registerSecret } from '../../src/core/index.js';
 import {
@@ -541,7 +541,7 @@ export function ledgerSuite(backend: Backend): void {
           }),
         ]);
 
-      it('verify run while other processes append never reports a false problem', async () => {
+      it('verify and export run while other processes append never report a false problem', async () => {
         const workers = { finished: false };
         const running = runTogether('test/ledger/append-worker.ts', workerArgs(2, 300)).finally(
           () => {
@@ -549,18 +549,26 @@ export function ledgerSuite(backend: Backend): void {
           },
         );
         const reader = new Ledger(store, { publicKey, checkpointLog: witness });
-        const failed: VerifyReport[] = [];
+        const exporter = open();
+        const discard = new Writable({
+          write: (_chunk, _encoding, done) => {
+            done();
+          },
+        });
+        const failed: unknown[] = [];
         let rounds = 0;
-        // Each round is real work (a full verification), not a wait; the loop ends with the workers.
+        // Each round is real work (a verification and an export), not a wait; it ends with the workers.
         for (;;) {
           const report = await reader.verify();
+          if (!report.ok) failed.push(report.problems);
+          const exported = await exporter.export(discard);
+          if (!exported.verified) failed.push(exported);
           rounds += 1;
-          if (!report.ok) failed.push(report);
           if (workers.finished) break;
         }
         const results = await running;
         for (const result of results) expect(result.code, result.stderr).toBe(0);
-        expect(failed.map((r) => r.problems)).toEqual([]);
+        expect(failed).toEqual([]);
         expect(rounds).toBeGreaterThan(0);
         expect(await reader.verify()).toMatchObject({ ok: true, records: 600, signedThrough: 600 });
       });

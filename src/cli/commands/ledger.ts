@@ -1,14 +1,24 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, ShipError } from '../../core/index.js';
 import { verifyExportFile, type LedgerRecord, type VerifyReport } from '../../ledger/index.js';
-import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
+import type { NewEvidence } from '../../remote/index.js';
+import {
+  examples,
+  withCommonOptions,
+  withEvidence,
+  withServerOption,
+  withSpecOption,
+  type Cli,
+} from '../cli.js';
 import { out, outJson } from '../io.js';
 import { renderTable } from '../table.js';
 
 interface ListOptions {
   json: boolean;
   spec?: string;
+  server?: string;
   limit: string;
   kind?: string;
   gate?: string;
@@ -27,6 +37,69 @@ function positiveInt(value: string, flag: string): number {
     );
   }
   return n;
+}
+
+interface AppendOptions {
+  json: boolean;
+  spec?: string;
+  server?: string;
+  event?: string;
+  subject?: string;
+  details: string;
+  file?: string;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw ShipError.usage(
+      'SHIP_CLI_BAD_JSON',
+      `${what} is not valid JSON: ${(error as Error).message}`,
+      {
+        hint: 'quote the JSON for your shell, e.g. --details \'{"text":"…"}\'',
+      },
+    );
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Builds the evidence to append from `--file` or from `--event/--subject/--details`. */
+async function appendInput(cli: Cli, options: AppendOptions): Promise<NewEvidence> {
+  if (options.file !== undefined) {
+    if (options.event !== undefined) {
+      throw ShipError.usage('SHIP_CLI_BAD_FLAG', '--file and --event cannot be combined', {
+        hint: 'put the whole record in the file, or use --event with --subject and --details',
+      });
+    }
+    const text =
+      options.file === '-'
+        ? await readStdin()
+        : await readFile(resolve(cli.io.cwd, options.file), 'utf8').catch((error: unknown) => {
+            throw ShipError.usage(
+              'SHIP_CLI_BAD_FLAG',
+              `--file ${options.file ?? ''} cannot be read: ${(error as Error).message}`,
+              { hint: 'pass a JSON file with {"kind", "subject", "body"}' },
+            );
+          });
+    return parseJson(text, `--file ${options.file}`) as NewEvidence;
+  }
+  if (options.event === undefined || options.subject === undefined) {
+    throw ShipError.usage('SHIP_CLI_BAD_FLAG', 'give --file, or --event TYPE with --subject', {
+      hint: 'e.g. shipshape ledger append --event note --subject orders --details \'{"text":"…"}\'',
+    });
+  }
+  const details = parseJson(options.details, '--details');
+  return {
+    kind: 'event',
+    subject: options.subject,
+    body: { type: options.event, details: details as Record<string, never> },
+  };
 }
 
 function describeBody(record: LedgerRecord): string {
@@ -65,7 +138,7 @@ export function registerLedgerCommands(program: Command, cli: Cli): void {
     .command('ledger')
     .description('read, verify and export the hash-chained, signed evidence ledger');
 
-  withSpecOption(withCommonOptions(ledger.command('list')))
+  withServerOption(withSpecOption(withCommonOptions(ledger.command('list'))))
     .description('list evidence records, newest first')
     .option('-n, --limit <n>', 'how many records', '50')
     .option('--kind <kind>', 'only `gate-result` or `event` records')
@@ -77,10 +150,8 @@ export function registerLedgerCommands(program: Command, cli: Cli): void {
     )
     .action(async (options: ListOptions) => {
       const limit = positiveInt(options.limit, '--limit');
-      await withWorkspace(cli, options.spec, async (ws) => {
-        const records = await (
-          await ws.ledger()
-        ).list({
+      await withEvidence(cli, options, async (evidence) => {
+        const records = await evidence.list({
           limit,
           order: 'desc',
           ...(options.kind === undefined ? {} : { kind: options.kind }),
@@ -109,20 +180,48 @@ export function registerLedgerCommands(program: Command, cli: Cli): void {
       });
     });
 
-  withSpecOption(withCommonOptions(ledger.command('show')))
+  withServerOption(withSpecOption(withCommonOptions(ledger.command('append'))))
+    .description('record one piece of evidence (an event, or a gate result from a JSON file)')
+    .option('--event <type>', 'record an event of this type (e.g. note, sign-off, x-custom)')
+    .option('--subject <subject>', 'what the evidence is about (service, datastore, release…)')
+    .option('--details <json>', 'event details as a JSON object', '{}')
+    .option('-f, --file <file>', 'JSON file with {kind, subject, body} ("-" for stdin)')
+    .addHelpText(
+      'after',
+      examples(
+        'shipshape ledger append --event note --subject orders --details \'{"text":"freeze lifted"}\'',
+        'shipshape ledger append --file result.json --server https://shipshape.internal:8437',
+      ) +
+        "\n\nThe actor is never part of the input: locally it is the OS user's person, remotely the\n" +
+        "token's person.",
+    )
+    .action(async (options: AppendOptions) => {
+      const input = await appendInput(cli, options);
+      await withEvidence(cli, options, async (evidence) => {
+        const record = await evidence.record(input);
+        if (options.json) outJson(cli.io, record);
+        else
+          out(
+            cli.io,
+            `recorded #${record.seq} ${record.kind} ${describeBody(record)} (${record.hash})`,
+          );
+      });
+    });
+
+  withServerOption(withSpecOption(withCommonOptions(ledger.command('show'))))
     .description('show one record, by sequence number or id')
     .argument('<record>', 'sequence number (e.g. 12) or record id')
     .addHelpText('after', examples('shipshape ledger show 12', 'shipshape ledger show 12 --json'))
-    .action(async (ref: string, options: { json: boolean; spec?: string }) => {
-      await withWorkspace(cli, options.spec, async (ws) => {
+    .action(async (ref: string, options: { json: boolean; spec?: string; server?: string }) => {
+      await withEvidence(cli, options, async (evidence) => {
         const key = /^\d+$/.test(ref) ? Number(ref) : ref;
-        const record = await (await ws.ledger()).get(key);
+        const record = await evidence.get(key);
         if (options.json) outJson(cli.io, record);
         else out(cli.io, JSON.stringify(record, null, 2));
       });
     });
 
-  withSpecOption(withCommonOptions(ledger.command('verify')))
+  withServerOption(withSpecOption(withCommonOptions(ledger.command('verify'))))
     .description(
       'check the hash chain and the signed checkpoints; with --file, verify an export offline',
     )
@@ -136,7 +235,13 @@ export function registerLedgerCommands(program: Command, cli: Cli): void {
       ) + '\n\nExit codes: 0 verified · 10 tampered or inconsistent (each problem listed)',
     )
     .action(
-      async (options: { json: boolean; spec?: string; file?: string; publicKey?: string }) => {
+      async (options: {
+        json: boolean;
+        spec?: string;
+        server?: string;
+        file?: string;
+        publicKey?: string;
+      }) => {
         if (options.file !== undefined) {
           const pem =
             options.publicKey === undefined
@@ -161,14 +266,13 @@ export function registerLedgerCommands(program: Command, cli: Cli): void {
             },
           );
         }
-        await withWorkspace(cli, options.spec, async (ws) => {
-          const report = await (await ws.ledger()).verify();
-          printReport(cli, report, options.json, (await ws.store()).location);
+        await withEvidence(cli, options, async (evidence) => {
+          printReport(cli, await evidence.verify(), options.json, evidence.location);
         });
       },
     );
 
-  withSpecOption(withCommonOptions(ledger.command('export')))
+  withServerOption(withSpecOption(withCommonOptions(ledger.command('export'))))
     .description('export every record and checkpoint as JSONL, ending with a signed head')
     .option('-o, --out <file>', 'write to a file (default: stdout)')
     .addHelpText(
@@ -178,20 +282,38 @@ export function registerLedgerCommands(program: Command, cli: Cli): void {
         'shipshape ledger verify --file ledger.jsonl --public-key ledger.pub.pem',
       ),
     )
-    .action(async (options: { json: boolean; spec?: string; out?: string }) => {
-      await withWorkspace(cli, options.spec, async (ws) => {
-        const ledgerInstance = await ws.ledger();
+    .action(async (options: { json: boolean; spec?: string; server?: string; out?: string }) => {
+      await withEvidence(cli, options, async (ledgerInstance) => {
         if (options.out === undefined) {
           await ledgerInstance.export(cli.io.stdout);
           return;
         }
         const summary = await ledgerInstance.export(options.out);
-        if (options.json) outJson(cli.io, { ok: true, file: options.out, ...summary });
-        else
+        if (!summary.verified) cli.exitCode = ExitCode.ledgerTampered;
+        if (options.json) {
+          outJson(cli.io, { ok: summary.verified, file: options.out, ...summary });
+          return;
+        }
+        out(
+          cli.io,
+          `exported ${summary.records} records and ${summary.checkpoints} checkpoints to ${options.out}`,
+        );
+        if (summary.signedHead) {
           out(
             cli.io,
-            `exported ${summary.records} records and ${summary.checkpoints} checkpoints to ${options.out}`,
+            `  ends with a head signed at #${summary.signedHead.seq} by key ${summary.signedHead.keyId}`,
           );
+        } else if (!summary.verified) {
+          out(
+            cli.io,
+            '  ! the ledger did not verify, so the export carries no signed head: run `shipshape ledger verify`',
+          );
+        } else {
+          out(
+            cli.io,
+            '  ! no signing key configured (ledger.signing_key): the export has no signed head',
+          );
+        }
       });
     });
 }

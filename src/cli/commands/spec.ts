@@ -2,12 +2,20 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { specJsonSchema } from '../../spec/index.js';
 import { recordSpecCheck, summariseSpec } from '../../validate/index.js';
-import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
+import {
+  examples,
+  withCommonOptions,
+  withServerOption,
+  withSpecOption,
+  withWorkspace,
+  type Cli,
+} from '../cli.js';
 import { out, outJson } from '../io.js';
 
 interface CheckOptions {
   json: boolean;
   spec?: string;
+  server?: string;
   record: boolean;
 }
 
@@ -20,7 +28,7 @@ export function registerSpecCommands(program: Command, cli: Cli): void {
     .command('spec')
     .description('validate the stack spec (shipshape.yaml) and publish its JSON Schema');
 
-  withSpecOption(withCommonOptions(spec.command('check')))
+  withServerOption(withSpecOption(withCommonOptions(spec.command('check'))))
     .description('validate the stack spec; every problem is reported at once with file:line:col')
     .option('--record', 'record a `validate` gate result in the evidence ledger', false)
     .addHelpText(
@@ -29,34 +37,42 @@ export function registerSpecCommands(program: Command, cli: Cli): void {
         'shipshape spec check',
         'shipshape spec check --spec deploy/shipshape.yaml --json',
         'shipshape spec check --record      # also write the result to the ledger',
+        'SHIPSHAPE_TOKEN=… shipshape spec check --record --server https://shipshape.internal:8437',
       ) + '\n\nExit codes: 0 valid · 2 invalid (each problem printed with its code)',
     )
     .action(async (options: CheckOptions) => {
       const startedAt = new Date();
-      await withWorkspace(cli, options.spec, async (workspace) => {
-        const summary = await summariseSpec(workspace.loaded);
-        const recorded = options.record
-          ? await recordSpecCheck(workspace, summary, startedAt)
-          : undefined;
-        if (options.json) {
-          outJson(cli.io, { ok: true, ...summary, ...(recorded ? { recorded } : {}) });
-          return;
-        }
-        const c = summary.counts;
-        out(cli.io, `✓ ${summary.file} is valid`);
-        out(
-          cli.io,
-          `  service ${summary.service}: ` +
-            [
-              count(c.people, 'person', 'people'),
-              count(c.roles, 'role'),
-              count(c.environments, 'environment'),
-              count(c.repositories, 'repository', 'repositories'),
-              count(c.datastores, 'datastore'),
-            ].join(', '),
-        );
-        if (recorded) out(cli.io, `  recorded as ledger record #${recorded.seq}`);
-      });
+      // The spec is always checked here, in this checkout; only the result goes to the server.
+      const server = options.record ? options.server : undefined;
+      await withWorkspace(
+        cli,
+        options.spec,
+        async (workspace) => {
+          const summary = await summariseSpec(workspace.loaded);
+          const recorded = options.record
+            ? await recordSpecCheck(workspace, summary, startedAt)
+            : undefined;
+          if (options.json) {
+            outJson(cli.io, { ok: true, ...summary, ...(recorded ? { recorded } : {}) });
+            return;
+          }
+          const c = summary.counts;
+          out(cli.io, `✓ ${summary.file} is valid`);
+          out(
+            cli.io,
+            `  service ${summary.service}: ` +
+              [
+                count(c.people, 'person', 'people'),
+                count(c.roles, 'role'),
+                count(c.environments, 'environment'),
+                count(c.repositories, 'repository', 'repositories'),
+                count(c.datastores, 'datastore'),
+              ].join(', '),
+          );
+          if (recorded) out(cli.io, `  recorded as ledger record #${recorded.seq}`);
+        },
+        server,
+      );
     });
 
   withCommonOptions(spec.command('schema'))
