@@ -317,7 +317,10 @@ export class TokenService implements TokenManager {
       throw ShipError.usage(
         AuthErrorCode.tokensNotAllowed,
         `Person "${person}" may not hold API tokens: the spec does not set people.${person}.tokens.`,
-        { details: { person }, hint: `set \`tokens: true\` under people.${person} in shipshape.yaml` },
+        {
+          details: { person },
+          hint: `set \`tokens: true\` under people.${person} in shipshape.yaml`,
+        },
       );
     }
   }

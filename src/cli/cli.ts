@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ExitCodeValue } from '../core/index.js';
-import { RemoteClient, RemoteLedger, remoteTarget, type EvidenceLedger } from '../remote/index.js';
+import type { EvidenceLedger } from '../ledger/index.js';
+import { RemoteClient, RemoteLedger, remoteTarget } from '../remote/index.js';
 import { Workspace } from '../workspace/index.js';
 import type { Io } from './io.js';
 

@@ -6,6 +6,7 @@ import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerStoreCommands } from './commands/store.js';
+import { registerUsersCommands } from './commands/users.js';
 import { VERSION } from './version.js';
 import type { Cli } from './cli.js';
 
@@ -39,6 +40,7 @@ Exit codes: 0 ok · 1 gate failed · 2 usage/spec error · 3 runtime error · se
   registerSpecCommands(program, cli);
   registerLedgerCommands(program, cli);
   registerStoreCommands(program, cli);
+  registerUsersCommands(program, cli);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;

@@ -50,6 +50,18 @@ describe('Redactor', () => {
     }
   });
 
+  it('redacts Shipshape API tokens but keeps their public id', () => {
+    const token = 'ssp_0123456789ab_' + 'Zm9v-YmFy_'.repeat(4) + 'abc';
+    const r = new Redactor();
+    expect(r.redact(`use ${token} in CI`)).toBe(`use ssp_0123456789ab_${REDACTED} in CI`);
+    expect(r.redact(`Authorization: Bearer ${token}`)).not.toContain('Zm9v');
+    expect(r.redactDeep({ t: token })).toEqual({ t: `ssp_0123456789ab_${REDACTED}` });
+    // Not a token: no 12-hex id, or part of a longer word.
+    expect(r.redact('ssp_config_file and xssp_0123456789ab_abcdefghijklmnopq')).toBe(
+      'ssp_config_file and xssp_0123456789ab_abcdefghijklmnopq',
+    );
+  });
+
   it('redacts PEM private keys', () => {
     const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGx\n-----END PRIVATE KEY-----';
     expect(new Redactor().redact(`key: ${pem}`)).toBe(`key: ${REDACTED}`);

@@ -80,3 +80,4 @@ export {
   type VerifyProblem,
   type VerifyReport,
 } from './verify.js';
+export { LocalEvidenceLedger, type EvidenceLedger, type NewEvidence } from './evidence-ledger.js';

@@ -1,3 +1,2 @@
 export { RemoteClient, remoteTarget, type RemoteTarget, type RequestOptions } from './client.js';
 export { RemoteLedger } from './ledger.js';
-export { LocalEvidenceLedger, type EvidenceLedger, type NewEvidence } from './evidence.js';

@@ -8,10 +8,11 @@ import type {
   ExportSummary,
   LedgerCheckpoint,
   LedgerRecord,
+  EvidenceLedger,
   ListOptions,
+  NewEvidence,
   VerifyReport,
 } from '../ledger/index.js';
-import type { EvidenceLedger, NewEvidence } from './evidence.js';
 import type { RemoteClient } from './client.js';
 
 /**

@@ -71,8 +71,12 @@ interface RouteCommon<P, Q, B, A extends Access> {
 }
 
 /** A route answering JSON validated by `response.schema`. */
-export interface JsonRoute<P, Q, B, A extends Access, R extends z.ZodType>
-  extends RouteCommon<P, Q, B, A> {
+export interface JsonRoute<P, Q, B, A extends Access, R extends z.ZodType> extends RouteCommon<
+  P,
+  Q,
+  B,
+  A
+> {
   response: { kind: 'json'; status: 200 | 201; schema: R; description: string };
   handle(input: RouteInput<P, Q, B, A>): Promise<z.input<R>> | z.input<R>;
 }
@@ -87,8 +91,7 @@ type Erased = z.ZodType | undefined;
 
 /** A route of any shape, as the route table holds it (generics erased; each entry was checked when declared). */
 export type AnyRoute =
-  | JsonRoute<Erased, Erased, Erased, Access, z.ZodType>
-  | RawRoute<Erased, Erased, Erased, Access>;
+  JsonRoute<Erased, Erased, Erased, Access, z.ZodType> | RawRoute<Erased, Erased, Erased, Access>;
 
 /**
  * Declares a route that answers JSON, type-checking its handler against its schemas.

@@ -344,11 +344,14 @@ const webhookChannelSchema = z
       `one of ${listNames(CHANNEL_KINDS)}`,
     ),
     url: expecting(
-      z.string().min(1).meta({
-        description:
-          'Where notifications are POSTed: https, or plain http to a loopback host. May embed `${env:…}`/`${file:…}` (a token in the path).',
-        examples: ['https://hooks.example.com/shipshape'],
-      }),
+      z
+        .string()
+        .min(1)
+        .meta({
+          description:
+            'Where notifications are POSTed: https, or plain http to a loopback host. May embed `${env:…}`/`${file:…}` (a token in the path).',
+          examples: ['https://hooks.example.com/shipshape'],
+        }),
       WEBHOOK_URL_EXPECTED,
     ),
     secret: secretRefField('Key the HMAC-SHA-256 signature of every notification is made with.'),
@@ -361,11 +364,11 @@ const webhookChannelSchema = z
     ),
     events: expecting(
       z
-        .array(
-          expecting(z.enum(NOTIFICATION_TYPES), `one of ${listNames(NOTIFICATION_TYPES, 20)}`),
-        )
+        .array(expecting(z.enum(NOTIFICATION_TYPES), `one of ${listNames(NOTIFICATION_TYPES, 20)}`))
         .optional()
-        .meta({ description: 'Only these notification types (default: all). `test` always passes.' }),
+        .meta({
+          description: 'Only these notification types (default: all). `test` always passes.',
+        }),
       `a list of notification types: ${listNames(NOTIFICATION_TYPES, 20)}`,
     ),
   })

@@ -2,22 +2,24 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { TokenService, localActor } from '../auth/index.js';
-import { ShipError } from '../core/index.js';
-import { Ledger, loadPrivateKey, loadPublicKey, type Actor } from '../ledger/index.js';
 import {
+  Ledger,
+  LocalEvidenceLedger,
+  loadPrivateKey,
+  loadPublicKey,
+  type Actor,
+  type EvidenceLedger,
+} from '../ledger/index.js';
+import { ShipError, registerSecret } from '../core/index.js';
+import {
+  findSecretRefs,
   findSpecFile,
   loadSpec,
   resolveSecretString,
   type LoadedSpec,
   type Spec,
 } from '../spec/index.js';
-import {
-  LocalEvidenceLedger,
-  RemoteClient,
-  RemoteLedger,
-  type EvidenceLedger,
-  type RemoteTarget,
-} from '../remote/index.js';
+import { RemoteClient, RemoteLedger, type RemoteTarget } from '../remote/index.js';
 import { openStore, storeLocation, type MigrationReport, type Store } from '../store/index.js';
 
 export interface WorkspaceOptions {
@@ -32,6 +34,27 @@ export interface WorkspaceOptions {
 
 /** Default location of the witness log of signed checkpoints, relative to the spec. */
 export const DEFAULT_CHECKPOINT_LOG = '.shipshape/ledger-checkpoints.jsonl';
+
+/**
+ * Registers for redaction the current value of every secret the spec references, resolved or
+ * not: a secret must not reach output just because the command that printed it never needed it.
+ * Missing variables and unreadable files are skipped here; they fail when used.
+ */
+async function registerReferencedSecrets(
+  loaded: LoadedSpec,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  for (const ref of findSecretRefs(loaded.spec)) {
+    if (ref.kind === 'env') {
+      const value = env[ref.name];
+      if (value !== undefined && value !== '') registerSecret(value);
+      continue;
+    }
+    const path = isAbsolute(ref.name) ? ref.name : resolve(loaded.dir, ref.name);
+    const content = await readFile(path, 'utf8').catch(() => undefined);
+    if (content !== undefined && content.trim() !== '') registerSecret(content.trim());
+  }
+}
 
 /**
  * A service's working context: its loaded spec, its state store and evidence ledger (opened on
@@ -56,6 +79,7 @@ export class Workspace {
   static async open(options: WorkspaceOptions): Promise<Workspace> {
     const file = findSpecFile(options.cwd, options.specPath);
     const loaded = await loadSpec(file);
+    await registerReferencedSecrets(loaded, options.env ?? process.env);
     return new Workspace(loaded, options.env ?? process.env, options.remote);
   }
 

@@ -55,6 +55,11 @@ describe('secret canary', () => {
     expect((await run(['ledger', 'list', '--json'])).code).toBe(0);
     expect((await run(['ledger', 'export', '--out', join(demo, 'export.jsonl')])).code).toBe(0);
     expect((await run(['ledger', 'verify'])).code).toBe(0);
+    // The spec references the secret, so it is redacted even where this command never resolved
+    // it: here an error that would echo it back.
+    const echoed = await run(['ledger', 'show', CANARY]);
+    expect(echoed.code).toBe(2);
+    expect(echoed.stderr).toContain('[REDACTED]');
   });
 
   it('keeps the secret out of failing commands', async () => {

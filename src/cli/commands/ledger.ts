@@ -2,8 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode, ShipError } from '../../core/index.js';
-import { verifyExportFile, type LedgerRecord, type VerifyReport } from '../../ledger/index.js';
-import type { NewEvidence } from '../../remote/index.js';
+import {
+  verifyExportFile,
+  type LedgerRecord,
+  type NewEvidence,
+  type VerifyReport,
+} from '../../ledger/index.js';
 import {
   examples,
   withCommonOptions,

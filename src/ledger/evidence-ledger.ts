@@ -1,13 +1,7 @@
 import type { Writable } from 'node:stream';
-import type {
-  AppendInput,
-  ExportSummary,
-  Ledger,
-  LedgerRecord,
-  ListOptions,
-  VerifyReport,
-  Actor,
-} from '../ledger/index.js';
+import type { Actor, AppendInput, LedgerRecord } from './evidence.js';
+import type { ExportSummary, Ledger, ListOptions } from './ledger.js';
+import type { VerifyReport } from './verify.js';
 
 type WithoutActor<T> = T extends unknown ? Omit<T, 'actor'> : never;
 
