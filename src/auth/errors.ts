@@ -10,6 +10,8 @@ export const AuthErrorCode = {
   unknownPerson: 'SHIP_AUTH_UNKNOWN_PERSON',
   /** The person exists but `tokens: true` is not set for them (exit 2). */
   tokensNotAllowed: 'SHIP_AUTH_TOKENS_NOT_ALLOWED',
+  /** A token was revoked but its ledger event could not be appended (exit 3). */
+  revokeUnrecorded: 'SHIP_AUTH_REVOKE_UNRECORDED',
   /** `--roles` named a role the person does not hold: a token can only narrow (exit 2). */
   roleNotHeld: 'SHIP_AUTH_ROLE_NOT_HELD',
   /** The token would carry no role at all (exit 2). */
@@ -20,6 +22,8 @@ export const AuthErrorCode = {
   badDescription: 'SHIP_AUTH_BAD_DESCRIPTION',
   /** No token has this id (exit 2; HTTP 404). */
   tokenNotFound: 'SHIP_AUTH_TOKEN_NOT_FOUND',
+  /** A stored token row cannot be read (exit 3). */
+  corruptToken: 'SHIP_AUTH_CORRUPT_TOKEN',
 } as const;
 export type AuthErrorCodeValue = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];
 

@@ -27,10 +27,10 @@ roles:
 describe('localActor', () => {
   const saved = { USER: process.env.USER, LOGNAME: process.env.LOGNAME };
   afterEach(() => {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
+    if (saved.USER === undefined) delete process.env.USER;
+    else process.env.USER = saved.USER;
+    if (saved.LOGNAME === undefined) delete process.env.LOGNAME;
+    else process.env.LOGNAME = saved.LOGNAME;
   });
 
   it('is the OS user from os.userInfo() with the roles the spec gives its person', () => {

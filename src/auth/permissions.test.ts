@@ -49,7 +49,9 @@ describe('permissions', () => {
   });
 
   it('refuses with SHIP_AUTH_FORBIDDEN (exit 19) naming the permission and granting roles', () => {
-    const error = thrown(() => requirePermission(token(['deployer']), 'tokens.manage'));
+    const error = thrown(() => {
+      requirePermission(token(['deployer']), 'tokens.manage');
+    });
     expect(error.code).toBe('SHIP_AUTH_FORBIDDEN');
     expect(error.exitCode).toBe(ExitCode.forbidden);
     expect(error.message).toContain('tokens.manage');
@@ -59,10 +61,14 @@ describe('permissions', () => {
   });
 
   it('tells an OS user the spec does not name how to get a role', () => {
-    const error = thrown(() => requirePermission(stranger, 'ledger.read'));
+    const error = thrown(() => {
+      requirePermission(stranger, 'ledger.read');
+    });
     expect(error.message).toContain('OS user eve (not in the spec)');
     expect(error.hint).toContain('os_users');
-    expect(() => requirePermission(token(['admin']), 'tokens.manage')).not.toThrow();
+    expect(() => {
+      requirePermission(token(['admin']), 'tokens.manage');
+    }).not.toThrow();
   });
 
   it('describes every kind of actor', () => {

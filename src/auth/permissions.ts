@@ -74,7 +74,6 @@ export function requirePermission(actor: Actor, permission: Permission): void {
   const granting = rolesGranting(permission);
   const needs = granting === ANY_ROLE ? 'any role' : `one of the roles ${granting.join(', ')}`;
   const holds = actor.roles.length === 0 ? 'no roles' : `the roles ${actor.roles.join(', ')}`;
-  const notInSpec = actor.kind === 'os-user' && actor.person === undefined;
   throw new ShipError(
     AuthErrorCode.forbidden,
     `${describeActor(actor)} may not ${PERMISSIONS[permission].description} (permission ${permission}): it needs ${needs} and holds ${holds}.`,
@@ -85,11 +84,20 @@ export function requirePermission(actor: Actor, permission: Permission): void {
         requiredRoles: granting === ANY_ROLE ? [] : [...granting],
         actorRoles: [...actor.roles],
       },
-      hint: notInSpec
-        ? `add OS user ${actor.osUser ?? '?'} to a person's os_users in shipshape.yaml and give that person the role under roles:`
-        : granting === ANY_ROLE
-          ? 'give the person a role under roles: in shipshape.yaml'
-          : `an admin can add the person to roles.${granting[0] ?? 'admin'} (or another granting role) in shipshape.yaml`,
+      hint: forbiddenHint(actor, granting),
     },
   );
+}
+
+/** How the actor could get the permission, depending on how it acts. */
+function forbiddenHint(actor: Actor, granting: typeof ANY_ROLE | readonly string[]): string {
+  if (actor.kind === 'os-user' && actor.person === undefined) {
+    return `add OS user ${actor.osUser ?? '?'} to a person's os_users in shipshape.yaml and give that person a role under roles:`;
+  }
+  if (granting === ANY_ROLE) return 'give the person a role under roles: in shipshape.yaml';
+  const role = granting[0] ?? 'admin';
+  if (actor.kind === 'token') {
+    return `a token acts only with the roles it was minted with that its person still holds in shipshape.yaml; use a token minted with --roles ${role} for a person holding ${granting.join(' or ')}`;
+  }
+  return `an admin can add the person to roles.${role} (or another role granting it) in shipshape.yaml`;
 }

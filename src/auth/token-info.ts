@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ShipError } from '../core/index.js';
 import { ActorSchema, type Actor } from '../ledger/index.js';
 import type { TokenRow } from '../store/index.js';
+import { AuthErrorCode } from './errors.js';
 
 export const TOKEN_STATUSES = ['active', 'expired', 'revoked'] as const;
 export type TokenStatus = (typeof TOKEN_STATUSES)[number];
@@ -63,7 +64,7 @@ function parseColumn<T>(row: TokenRow, column: string, text: string, schema: z.Z
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw ShipError.runtime(
-      'SHIP_AUTH_CORRUPT_TOKEN',
+      AuthErrorCode.corruptToken,
       `The stored token ${row.id} has an unreadable ${column} column.`,
       { hint: 'revoke the token (`shipshape users revoke ID`) and mint a new one' },
     );
@@ -84,13 +85,13 @@ export function rowToInfo(row: TokenRow, now: Date): TokenInfo {
     roles: rowRoles(row),
     description: row.description,
     createdAt: row.created_at,
-    createdBy: parseColumn(row, 'created_by', row.created_by, ActorSchema) as Actor,
+    createdBy: parseColumn<Actor>(row, 'created_by', row.created_by, ActorSchema),
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     revokedBy:
       row.revoked_by === null
         ? null
-        : (parseColumn(row, 'revoked_by', row.revoked_by, ActorSchema) as Actor),
+        : parseColumn<Actor>(row, 'revoked_by', row.revoked_by, ActorSchema),
     lastUsedAt: row.last_used_at,
     status: tokenStatus(row, now),
   };

@@ -5,7 +5,7 @@ import { rolesOf, type Spec } from '../spec/index.js';
 import type { Store, TokenRow } from '../store/index.js';
 import { AuthErrorCode, unauthenticated } from './errors.js';
 import { requirePermission } from './permissions.js';
-import { closestName } from './suggest.js';
+import { didYouMean } from '../core/index.js';
 import { generateToken, parseTokenId, tokenMatches } from './token-format.js';
 import {
   rowRoles,
@@ -24,6 +24,8 @@ export const MAX_TOKEN_EXPIRY_MS = 365 * DAY_MS;
 export const MIN_TOKEN_EXPIRY_MS = 60 * 1000;
 /** `last_used_at` is written at most this often per token, so authenticating rarely writes. */
 export const LAST_USED_RESOLUTION_MS = 60 * 1000;
+/** A revocation without its event is repaired by a later revoke only once it is this old. */
+export const REVOKE_REPAIR_AFTER_MS = 60 * 1000;
 /** Longest description, in characters. */
 export const MAX_DESCRIPTION_LENGTH = 200;
 /** The store lock mint and revoke take, so two revokes of one token record one event. */
@@ -141,7 +143,7 @@ export class TokenService implements TokenManager {
     };
     await this.#ledger.append({
       kind: 'event',
-      subject: `token:${row.id}`,
+      subject: tokenSubject(row.person),
       actor,
       body: {
         type: 'token-minted',
@@ -186,7 +188,8 @@ export class TokenService implements TokenManager {
   /**
    * Revokes a token; it stops working at once. Revoking a revoked token changes nothing and
    * says so (`alreadyRevoked`). The revocation is stored first, then the `token-revoked` event
-   * appended; if that append failed, revoking again appends the missing event.
+   * appended; if that append fails (SHIP_AUTH_REVOKE_UNRECORDED, exit 3), revoking again a
+   * minute later appends the missing event.
    *
    * @throws ShipError SHIP_AUTH_FORBIDDEN (exit 19) unless `actor` holds admin;
    *   SHIP_AUTH_TOKEN_NOT_FOUND (exit 2) for an unknown id.
@@ -215,23 +218,19 @@ export class TokenService implements TokenManager {
       return { row: revoked, alreadyRevoked: false };
     });
     const info = rowToInfo(row, now);
-    if (!alreadyRevoked || !(await this.#hasRevokedEvent(id))) {
-      await this.#ledger.append({
-        kind: 'event',
-        subject: `token:${id}`,
-        // Who revoked it: on a repair after a failed append, the original revoker.
-        actor: info.revokedBy ?? actor,
-        body: {
-          type: 'token-revoked',
-          details: {
-            tokenId: id,
-            person: info.person,
-            roles: info.roles,
-            expiresAt: info.expiresAt,
-            ...(info.description === null ? {} : { description: info.description }),
+    if (!alreadyRevoked) {
+      await this.#recordRevocation(info).catch((error: unknown) => {
+        throw ShipError.runtime(
+          AuthErrorCode.revokeUnrecorded,
+          `Token ${id} is revoked, but its token-revoked event could not be recorded: ${(error as Error).message}`,
+          {
+            cause: error,
+            hint: `run \`shipshape users revoke ${id}\` again in a minute to record the event`,
           },
-        },
+        );
       });
+    } else if (await this.#revocationUnrecorded(info, now)) {
+      await this.#recordRevocation(info);
     }
     return { info, alreadyRevoked };
   }
@@ -283,23 +282,59 @@ export class TokenService implements TokenManager {
         .set({ last_used_at: now.toISOString() })
         .where('id', '=', row.id)
         // Another replica may have just written it: skip rather than write twice.
-        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', threshold)]))
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', threshold)]))
         .execute();
     } catch {
       // Best effort: a busy or read-only store must not turn a valid request away.
     }
   }
 
-  async #hasRevokedEvent(id: string): Promise<boolean> {
-    const events = await this.#ledger.list({ kind: 'event', subject: `token:${id}`, limit: 100 });
-    return events.some((record) => record.kind === 'event' && record.body.type === 'token-revoked');
+  #recordRevocation(info: TokenInfo): Promise<unknown> {
+    return this.#ledger.append({
+      kind: 'event',
+      subject: tokenSubject(info.person),
+      // The admin who revoked it, also when a later revoke repairs a lost event.
+      actor: info.revokedBy ?? info.createdBy,
+      body: {
+        type: 'token-revoked',
+        details: {
+          tokenId: info.id,
+          person: info.person,
+          roles: info.roles,
+          expiresAt: info.expiresAt,
+          ...(info.description === null ? {} : { description: info.description }),
+        },
+      },
+    });
+  }
+
+  /**
+   * Whether a revocation stored at least REVOKE_REPAIR_AFTER_MS ago has no event (its append
+   * failed). Younger ones are left alone: their revoker may still be appending the event, and
+   * repairing now would record the revocation twice.
+   */
+  async #revocationUnrecorded(info: TokenInfo, now: Date): Promise<boolean> {
+    if (info.revokedAt === null) return false;
+    if (now.getTime() - Date.parse(info.revokedAt) < REVOKE_REPAIR_AFTER_MS) return false;
+    const events = await this.#ledger.list({
+      kind: 'event',
+      subject: tokenSubject(info.person),
+      order: 'desc',
+      limit: 10_000,
+    });
+    return !events.some(
+      (record) =>
+        record.kind === 'event' &&
+        record.body.type === 'token-revoked' &&
+        record.body.details.tokenId === info.id,
+    );
   }
 
   #checkPerson(person: string): void {
     const people = this.#spec.people;
     const found = Object.hasOwn(people, person) ? people[person] : undefined;
     if (found === undefined) {
-      const suggestion = closestName(person, Object.keys(people));
+      const suggestion = didYouMean(person, Object.keys(people));
       const known = Object.keys(people);
       throw ShipError.usage(
         AuthErrorCode.unknownPerson,
@@ -335,7 +370,7 @@ export class TokenService implements TokenManager {
     if (roles.length === 0) throw noRoles(person, 'was given an empty role list');
     for (const role of roles) {
       if (held.includes(role)) continue;
-      const suggestion = closestName(role, held);
+      const suggestion = didYouMean(role, held);
       throw ShipError.usage(
         AuthErrorCode.roleNotHeld,
         `Person "${person}" does not hold the role "${role}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}; a token can only narrow its person's roles.`,
@@ -350,6 +385,15 @@ export class TokenService implements TokenManager {
     }
     return roles;
   }
+}
+
+/**
+ * The subject of token events: the person the token acts as, so `ledger list --subject
+ * person:ci` shows every token ci ever held. (Not `token:<id>`: the redactor reads
+ * `token:<value>` as a credential.)
+ */
+export function tokenSubject(person: string): string {
+  return `person:${person}`;
 }
 
 function noRoles(person: string, why: string): ShipError {
@@ -369,7 +413,12 @@ function tokenNotFound(id: string): ShipError {
 
 function checkExpiry(ms: number): number {
   if (!Number.isSafeInteger(ms) || ms < MIN_TOKEN_EXPIRY_MS || ms > MAX_TOKEN_EXPIRY_MS) {
-    const shown = Number.isSafeInteger(ms) && ms >= 0 ? formatDuration(ms) : String(ms);
+    const shown =
+      !Number.isSafeInteger(ms) || ms < 0
+        ? String(ms)
+        : ms % DAY_MS === 0 && ms > 0
+          ? `${ms / DAY_MS}d`
+          : formatDuration(ms);
     throw ShipError.usage(
       AuthErrorCode.badExpiry,
       `A token must expire between 1 minute and ${MAX_TOKEN_EXPIRY_MS / DAY_MS} days from now, got ${shown}.`,

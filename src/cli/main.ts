@@ -4,6 +4,8 @@ import { err, outJson, processIo, type Io } from './io.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
+import { registerNotifyCommands } from './commands/notify.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerUsersCommands } from './commands/users.js';
@@ -39,6 +41,8 @@ Exit codes: 0 ok · 1 gate failed · 2 usage/spec error · 3 runtime error · se
   registerInitCommand(program, cli);
   registerSpecCommands(program, cli);
   registerLedgerCommands(program, cli);
+  registerNotifyCommands(program, cli);
+  registerServeCommand(program, cli);
   registerStoreCommands(program, cli);
   registerUsersCommands(program, cli);
   program.exitOverride();

@@ -3,3 +3,4 @@ export * from './exit-codes.js';
 export * from './redact.js';
 export * from './duration.js';
 export * from './size.js';
+export * from './suggest.js';

@@ -29,14 +29,26 @@ export class LocalEvidenceLedger implements EvidenceLedger {
   readonly location: string;
   readonly #ledger: Ledger;
   readonly #actor: Actor;
+  readonly #authorize: (actor: Actor) => void;
 
-  constructor(ledger: Ledger, actor: Actor, location: string) {
+  /**
+   * @param authorize throws when `actor` may not record evidence (the auth layer's permission
+   * check); the ledger itself knows no permissions. @default allows everything
+   */
+  constructor(
+    ledger: Ledger,
+    actor: Actor,
+    location: string,
+    authorize: (actor: Actor) => void = () => undefined,
+  ) {
     this.#ledger = ledger;
     this.#actor = actor;
     this.location = location;
+    this.#authorize = authorize;
   }
 
   record(input: NewEvidence): Promise<LedgerRecord> {
+    this.#authorize(this.#actor);
     return this.#ledger.append({ ...input, actor: this.#actor });
   }
 

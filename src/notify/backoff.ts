@@ -32,13 +32,17 @@ export function backoffDelay(
  *
  * @example parseRetryAfter('3', Date.now()) // 3000
  */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  nowMs: number,
+): number | undefined {
   const text = value?.trim();
   if (text === undefined || text === '') return undefined;
   if (/^\d+$/.test(text)) {
     const seconds = Number(text);
     return Number.isSafeInteger(seconds * 1000) ? seconds * 1000 : undefined;
   }
-  const at = Date.parse(text);
+  // An HTTP date has a weekday and month name; this also keeps Date.parse off `-5` and the like.
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN;
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }

@@ -32,6 +32,8 @@ export interface DeliveryError {
   code: string;
   /** Redacted. */
   message: string;
+  /** How to fix it, when the failure is a setting (an unset secret, a bad URL). */
+  hint?: string;
 }
 
 /** The outcome of handing one notification to one channel, retries included. */

@@ -92,7 +92,7 @@ export interface VerifyWebhookOptions {
 function header(headers: WebhookHeaders, name: string): string[] {
   if (typeof headers.get === 'function') {
     const value = (headers as { get(name: string): string | null }).get(name);
-    return value === null ? [] : [value];
+    return value === null || value.trim() === '' ? [] : [value];
   }
   const wanted = name.toLowerCase();
   const out: string[] = [];
@@ -101,7 +101,8 @@ function header(headers: WebhookHeaders, name: string): string[] {
     if (typeof value === 'string') out.push(value);
     else if (Array.isArray(value)) out.push(...value.filter((v) => typeof v === 'string'));
   }
-  return out;
+  // An empty header is as good as none.
+  return out.filter((value) => value.trim() !== '');
 }
 
 function fail(reason: WebhookVerifyFailureValue, message: string): WebhookVerification {
@@ -136,7 +137,10 @@ export function verifyWebhookSignature(options: VerifyWebhookOptions): WebhookVe
   if (ids.length > 1) return fail('malformed-header', `more than one ${WebhookHeader.id} header`);
 
   const candidates: Buffer[] = [];
-  for (const entry of signatures.join(' ').split(/[\s,]+/).filter(Boolean)) {
+  for (const entry of signatures
+    .join(' ')
+    .split(/[\s,]+/)
+    .filter(Boolean)) {
     const match = ENTRY.exec(entry);
     if (!match) {
       return fail('malformed-header', `${WebhookHeader.signature} has an entry that is not v<N>=…`);

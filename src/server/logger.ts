@@ -46,6 +46,30 @@ export function serializeError(error: unknown, depth = 0): Record<string, unknow
   return out;
 }
 
+/**
+ * The arguments of a log call, redacted. An Error (first, or as `err`) with no message would
+ * make pino use the error's unredacted message as `msg`: give it the redacted one instead.
+ */
+function redactArgs(args: unknown[]): unknown[] {
+  const [first, ...rest] = args;
+  const tail = rest.map((arg) => (typeof arg === 'string' ? redact(arg) : arg));
+  if (typeof first === 'string') return [redact(first), ...tail];
+  const error = errorIn(first);
+  const head = first instanceof Error ? { err: first } : first;
+  const hasMessage = typeof tail[0] === 'string';
+  return error === undefined || hasMessage
+    ? [head, ...tail]
+    : [head, redact(error.message), ...tail];
+}
+
+function errorIn(value: unknown): Error | undefined {
+  if (value instanceof Error) return value;
+  if (typeof value === 'object' && value !== null && 'err' in value && value.err instanceof Error) {
+    return value.err;
+  }
+  return undefined;
+}
+
 function plain(value: unknown): unknown {
   return value instanceof Error ? serializeError(value) : value;
 }
@@ -62,7 +86,7 @@ function plain(value: unknown): unknown {
  */
 export function createServerLogger(options: ServerLoggerOptions = {}): ServerLogger {
   const destination = options.destination ?? pino.destination({ dest: 2, sync: true });
-  return pino(
+  const logger = pino(
     {
       level: options.level ?? 'info',
       timestamp: pino.stdTimeFunctions.isoTime,
@@ -74,21 +98,30 @@ export function createServerLogger(options: ServerLoggerOptions = {}): ServerLog
             Object.fromEntries(Object.entries(object).map(([key, value]) => [key, plain(value)])),
           ),
       },
+      // Errors are serialized (and redacted) by formatters.log already.
+      serializers: { err: (value: unknown) => value },
       hooks: {
         logMethod(args, method) {
-          // An Error first would make pino use its (unredacted) message as `msg`: wrap it so
-          // it goes through formatters.log like any other object.
-          const redacted = args.map((arg, index) =>
-            typeof arg === 'string'
-              ? redact(arg)
-              : index === 0 && arg instanceof Error
-                ? { err: arg }
-                : arg,
-          ) as Parameters<typeof method>;
-          method.apply(this, redacted);
+          method.apply(this, redactArgs(args) as Parameters<typeof method>);
         },
       },
     },
     destination,
   );
+  // pino writes child bindings (and a message prefix) without formatters.bindings: redact them
+  // on the way in. Children inherit this method, so grandchildren are covered too.
+  const child = logger.child;
+  const redactingChild = function (
+    this: ServerLogger,
+    bindings: Record<string, unknown>,
+    childOptions?: { msgPrefix?: string },
+  ) {
+    const safeOptions =
+      childOptions?.msgPrefix === undefined
+        ? childOptions
+        : { ...childOptions, msgPrefix: redact(childOptions.msgPrefix) };
+    return child.call(this, redactDeep(bindings), safeOptions);
+  } as unknown as typeof logger.child;
+  logger.child = redactingChild;
+  return logger;
 }

@@ -6,7 +6,8 @@ import { ErrorResponseSchema, VerifyReportSchema } from './schemas.js';
 type JsonSchema = Record<string, unknown>;
 
 /** An OpenAPI 3.1 document (the parts Shipshape writes). */
-export interface OpenApiDocument {
+// A type alias (not an interface) so it is assignable to a plain JSON object type.
+export type OpenApiDocument = {
   openapi: '3.1.0';
   info: { title: string; version: string; description: string };
   jsonSchemaDialect: string;
@@ -19,7 +20,7 @@ export interface OpenApiDocument {
     schemas: Record<string, JsonSchema>;
     responses: Record<string, JsonSchema>;
   };
-}
+};
 
 export interface OpenApiOperation {
   operationId: string;
@@ -44,12 +45,18 @@ const NAMED_SCHEMAS: readonly [string, z.ZodType][] = [
 /** Standard error answers, by status: name in `components.responses` and description. */
 const ERROR_RESPONSES = {
   400: ['BadRequest', 'The query, path or body is invalid; `error.problems` lists each problem.'],
-  401: ['Unauthenticated', 'No token, or the token is invalid, expired or revoked (SHIP_AUTH_UNAUTHENTICATED).'],
+  401: [
+    'Unauthenticated',
+    'No token, or the token is invalid, expired or revoked (SHIP_AUTH_UNAUTHENTICATED).',
+  ],
   403: ['Forbidden', 'The token’s identity lacks a role this route needs (SHIP_AUTH_FORBIDDEN).'],
   404: ['NotFound', 'No such record or token.'],
   413: ['BodyTooLarge', 'The request body is larger than the server accepts.'],
   415: ['UnsupportedMediaType', 'The request body is not `application/json`.'],
-  500: ['InternalError', 'An unexpected failure (SHIP_INTERNAL); the server log has the details under the request id.'],
+  500: [
+    'InternalError',
+    'An unexpected failure (SHIP_INTERNAL); the server log has the details under the request id.',
+  ],
   503: ['Unavailable', 'The state store is unreachable or busy; retry later (`error.retryable`).'],
 } as const;
 type ErrorStatusKey = keyof typeof ERROR_RESPONSES;
@@ -58,8 +65,59 @@ const BEARER = 'bearerAuth';
 const COMPONENT = '#/components/schemas/';
 
 function stripMeta(schema: JsonSchema): JsonSchema {
-  const { $schema: _schema, $id: _id, ...rest } = schema;
+  const rest = { ...schema };
+  delete rest.$schema;
+  delete rest.$id;
   return rest;
+}
+
+const SHARED = `${COMPONENT}__shared#/$defs/`;
+
+/** Whether a schema is zod's `z.json()`: any JSON value, recursively. */
+function isJsonValue(schema: JsonSchema): boolean {
+  const anyOf = schema.anyOf;
+  if (!Array.isArray(anyOf)) return false;
+  const types = anyOf.map((item: unknown) => (item as JsonSchema).type).sort();
+  return (
+    JSON.stringify(types) ===
+    JSON.stringify(['array', 'boolean', 'null', 'number', 'object', 'string'])
+  );
+}
+
+function rewriteRefs(value: unknown, names: ReadonlyMap<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((item) => rewriteRefs(item, names));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => {
+      if (key === '$ref' && typeof item === 'string' && item.startsWith(SHARED)) {
+        return [key, COMPONENT + (names.get(item.slice(SHARED.length)) ?? item)];
+      }
+      return [key, rewriteRefs(item, names)];
+    }),
+  );
+}
+
+/**
+ * zod puts schemas used recursively (`z.json()`) under `__shared#/$defs/…`, which is not a
+ * valid place inside `components.schemas`: move each into a component of its own.
+ */
+function hoistShared(
+  generated: Record<string, JsonSchema>,
+  io: 'input' | 'output',
+): Record<string, JsonSchema> {
+  const { __shared: shared, ...rest } = generated;
+  const defs = (shared?.$defs ?? {}) as Record<string, JsonSchema>;
+  const names = new Map(
+    Object.entries(defs).map(([key, schema]) => [
+      key,
+      isJsonValue(schema) ? 'JsonValue' : `Shared${capitalized(io)}${capitalized(key)}`,
+    ]),
+  );
+  const out: Record<string, JsonSchema> = {};
+  for (const [key, schema] of [...Object.entries(rest), ...Object.entries(defs)]) {
+    out[names.get(key) ?? key] = rewriteRefs(stripMeta(schema), names) as JsonSchema;
+  }
+  return out;
 }
 
 /** Hono's `/records/:ref` → OpenAPI's `/records/{ref}`. */
@@ -182,7 +240,7 @@ export function buildOpenApi(
     [inputs, 'input'],
   ] as const) {
     const generated = z.toJSONSchema(registry, { io, uri }).schemas;
-    for (const [id, schema] of Object.entries(generated)) schemas[id] = stripMeta(schema);
+    Object.assign(schemas, hoistShared(generated, io));
   }
 
   const errorResponses: Record<string, JsonSchema> = {};

@@ -1,10 +1,10 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import type { Permission } from '../auth/index.js';
+import type { Permission, TokenService } from '../auth/index.js';
 import type { Actor } from '../ledger/index.js';
 import type { Workspace } from '../workspace/index.js';
 import type { ServerLogger } from './logger.js';
-import type { ServerMetrics } from './metrics.js';
+import type { ServerMetrics } from './metrics/registry.js';
 import type { OpenApiDocument } from './openapi.js';
 
 /** Hono's per-request variables in this app. */
@@ -16,6 +16,10 @@ export interface AppEnv {
     route: string;
     /** The authenticated caller, once the route's auth step ran. */
     actor: Actor | undefined;
+    /** The SHIP_* code of the error answered, for the access log. */
+    errorCode: string | undefined;
+    /** Why a token was refused (never told to the client), for the access log. */
+    authFailure: string | undefined;
   };
 }
 export type AppContext = Context<AppEnv>;
@@ -29,9 +33,17 @@ export type Access = 'public' | 'authenticated' | Permission;
 export const HTTP_METHODS = ['GET', 'POST', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
+/** Whether the server is shutting down; readiness answers 503 while it drains. */
+export interface Lifecycle {
+  draining: boolean;
+}
+
 /** What every handler can use. */
 export interface ServerServices {
   workspace: Workspace;
+  /** The token service of the workspace (authenticates every bearer token). */
+  tokens: () => Promise<TokenService>;
+  lifecycle: Lifecycle;
   logger: ServerLogger;
   metrics: ServerMetrics;
   /** The OpenAPI document of this app (built once, from the route table). */
@@ -111,7 +123,7 @@ export function jsonRoute<
   Q extends Erased = undefined,
   B extends Erased = undefined,
 >(route: JsonRoute<P, Q, B, A, R>): AnyRoute {
-  return route as unknown as AnyRoute;
+  return route;
 }
 
 /** Declares a route whose handler builds the Response itself (text, NDJSON). */
@@ -121,5 +133,5 @@ export function rawRoute<
   Q extends Erased = undefined,
   B extends Erased = undefined,
 >(route: RawRoute<P, Q, B, A>): AnyRoute {
-  return route as unknown as AnyRoute;
+  return route;
 }

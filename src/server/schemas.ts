@@ -115,7 +115,9 @@ export const VerifyReportSchema = z.strictObject({
   problemsOmitted: z.number().int().nonnegative(),
   warnings: z.array(z.string()),
 });
-// Compile-time guard: the schema describes exactly the ledger's VerifyReport.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const verifyReportMatches: Same<z.output<typeof VerifyReportSchema>, VerifyReport> = true;
-void verifyReportMatches;
+type AssertTrue<T extends true> = T;
+/** Compile-time guard: the schema describes exactly the ledger's VerifyReport. */
+export type VerifyReportSchemaMatches = AssertTrue<
+  Same<z.output<typeof VerifyReportSchema>, VerifyReport>
+>;

@@ -40,4 +40,4 @@ export type { SecretContext, SecretRef, SecretRefKind } from './secrets.js';
 export { findLiteralPassword, variableBase } from './connection.js';
 export { isLoopbackHost, webhookUrlProblem, WEBHOOK_URL_EXPECTED } from './webhook-url.js';
 export type { WebhookUrlProblem } from './webhook-url.js';
-export { didYouMean } from './suggest.js';
+export { didYouMean } from '../core/index.js';

@@ -3,7 +3,7 @@ import { DURATION_EXPECTED } from '../core/index.js';
 import { SpecProblemCode } from './codes.js';
 import { expectations, shipIssueParams } from './fields.js';
 import { code, dotted, listNames, type PendingProblem } from './pending.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../core/index.js';
 
 type Path = (string | number)[];
 

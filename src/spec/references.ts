@@ -2,7 +2,7 @@ import { SpecProblemCode } from './codes.js';
 import { findLiteralPassword, variableBase } from './connection.js';
 import { code, listNames, type PendingProblem } from './pending.js';
 import { SECRET_REF_EXPECTED, isSingleSecretRef, scanSecretRefs } from './secrets.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../core/index.js';
 
 /*
  * Checks that span fields: names that must refer to something defined elsewhere, and secrets

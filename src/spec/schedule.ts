@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../core/index.js';
 
 /** What a cron expression looks like, for error messages. */
 export const CRON_EXPECTED =

@@ -6,6 +6,7 @@ export interface Database {
   ledger_records: LedgerRecordRow;
   ledger_checkpoints: LedgerCheckpointRow;
   tokens: TokenRow;
+  notification_deliveries: NotificationDeliveryRow;
 }
 
 export interface MigrationRow {
@@ -68,6 +69,27 @@ export interface TokenRow {
   revoked_by: string | null;
   /** ISO-8601 UTC, updated at most once a minute. */
   last_used_at: string | null;
+}
+
+/** One notification handed to one channel (docs/notifications.md). Never holds a secret. */
+export interface NotificationDeliveryRow {
+  id: string;
+  notification_id: string;
+  /** Channel name from the spec. */
+  channel: string;
+  /** Notification type, e.g. `gate-failed`. */
+  type: string;
+  subject: string;
+  /** `delivered` or `failed`. */
+  status: string;
+  /** JSON text: `[{ at, httpStatus?, error?, durationMs }]`, errors redacted. */
+  attempts: string;
+  /** JSON text `{ code, message, hint? }` when failed, else null. */
+  error: string | null;
+  /** ISO-8601 UTC, when delivery started. */
+  created_at: string;
+  /** ISO-8601 UTC. */
+  finished_at: string;
 }
 
 export type StoreDialect = 'sqlite' | 'postgres';

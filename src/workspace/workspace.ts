@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { TokenService, localActor } from '../auth/index.js';
+import { TokenService, localActor, requirePermission } from '../auth/index.js';
 import {
   Ledger,
   LocalEvidenceLedger,
@@ -20,6 +20,7 @@ import {
   type Spec,
 } from '../spec/index.js';
 import { RemoteClient, RemoteLedger, type RemoteTarget } from '../remote/index.js';
+import { notifierFromSpec, type Notifier } from '../notify/index.js';
 import { openStore, storeLocation, type MigrationReport, type Store } from '../store/index.js';
 
 export interface WorkspaceOptions {
@@ -145,7 +146,9 @@ export class Workspace {
   async evidence(): Promise<EvidenceLedger> {
     if (this.#remote) return new RemoteLedger(new RemoteClient(this.#remote));
     const ledger = await this.ledger();
-    return new LocalEvidenceLedger(ledger, this.actor, (await this.store()).location);
+    return new LocalEvidenceLedger(ledger, this.actor, (await this.store()).location, (actor) => {
+      requirePermission(actor, 'evidence.append');
+    });
   }
 
   /** API tokens of this workspace's store, checked against its spec (docs/identity.md). */
@@ -154,6 +157,19 @@ export class Workspace {
       store: await this.store(),
       ledger: await this.ledger(),
       spec: this.spec,
+    });
+  }
+
+  /**
+   * Notifications to the spec's `notifications.channels`, deliveries recorded in the store.
+   * Secrets are resolved when a notification is sent: an unset one fails that delivery.
+   */
+  async notifier(): Promise<Notifier> {
+    return notifierFromSpec({
+      spec: this.spec,
+      store: await this.store(),
+      baseDir: this.dir,
+      env: this.env,
     });
   }
 

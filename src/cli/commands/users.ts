@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import {
+  parseTokenId,
   requirePermission,
   type MintInput,
   type TokenInfo,
@@ -7,13 +8,22 @@ import {
 } from '../../auth/index.js';
 import { parseDuration, redactDeep } from '../../core/index.js';
 import type { Actor } from '../../ledger/index.js';
-import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
+import { RemoteClient, RemoteTokenManager, remoteTarget } from '../../remote/index.js';
+import {
+  examples,
+  withCommonOptions,
+  withServerOption,
+  withSpecOption,
+  withWorkspace,
+  type Cli,
+} from '../cli.js';
 import { err, out, outJson } from '../io.js';
 import { renderTable } from '../table.js';
 
 interface MintOptions {
   json: boolean;
   spec?: string;
+  server?: string;
   roles?: string;
   expires?: string;
   description?: string;
@@ -26,9 +36,14 @@ interface MintOptions {
  */
 async function withTokens<T>(
   cli: Cli,
-  options: { spec?: string },
+  options: { spec?: string; server?: string },
   fn: (tokens: TokenManager, actor: Actor) => Promise<T>,
 ): Promise<T> {
+  const remote = remoteTarget(options.server, cli.io.env);
+  if (remote) {
+    // The server acts as the bearer token's person; the actor passed here is not sent.
+    return fn(new RemoteTokenManager(new RemoteClient(remote)), { kind: 'system', roles: [] });
+  }
   return withWorkspace(cli, options.spec, async (ws) => {
     const service = await ws.tokens();
     const actor = ws.actor;
@@ -75,7 +90,7 @@ export function registerUsersCommands(program: Command, cli: Cli): void {
       ) + '\n\nPeople and roles come from shipshape.yaml (people:, roles:). See docs/identity.md.',
     );
 
-  withSpecOption(withCommonOptions(users.command('token')))
+  withServerOption(withSpecOption(withCommonOptions(users.command('token'))))
     .description(
       'mint a token for PERSON and print it once (only its hash is stored); needs the admin role',
     )
@@ -119,10 +134,10 @@ export function registerUsersCommands(program: Command, cli: Cli): void {
       });
     });
 
-  withSpecOption(withCommonOptions(users.command('tokens')))
+  withServerOption(withSpecOption(withCommonOptions(users.command('tokens'))))
     .description('list every token: id, person, roles, dates, status (never the token itself)')
     .addHelpText('after', examples('shipshape users tokens', 'shipshape users tokens --json'))
-    .action(async (options: { json: boolean; spec?: string }) => {
+    .action(async (options: { json: boolean; spec?: string; server?: string }) => {
       await withTokens(cli, options, async (tokens) => {
         const list = await tokens.list();
         if (options.json) {
@@ -149,9 +164,9 @@ export function registerUsersCommands(program: Command, cli: Cli): void {
       });
     });
 
-  withSpecOption(withCommonOptions(users.command('revoke')))
+  withServerOption(withSpecOption(withCommonOptions(users.command('revoke'))))
     .description('revoke a token at once (revoking a revoked token changes nothing)')
-    .argument('<id>', 'token id: the 12 hex digits after ssp_, as `users tokens` lists them')
+    .argument('<id>', 'token id (the 12 hex digits after ssp_, as `users tokens` lists them)')
     .addHelpText(
       'after',
       examples(
@@ -159,15 +174,17 @@ export function registerUsersCommands(program: Command, cli: Cli): void {
         'shipshape users revoke 3f9a0c1b2d4e --json',
       ) + '\n\nExit codes: 0 revoked or already revoked · 2 no such token · 19 not an admin',
     )
-    .action(async (id: string, options: { json: boolean; spec?: string }) => {
+    .action(async (id: string, options: { json: boolean; spec?: string; server?: string }) => {
       await withTokens(cli, options, async (tokens, actor) => {
-        const result = await tokens.revoke(id, actor);
+        // A whole token (say, one found leaked in a log) names its own id: revoke that.
+        const tokenId = parseTokenId(id) ?? id;
+        const result = await tokens.revoke(tokenId, actor);
         if (options.json) {
           outJson(cli.io, result);
         } else if (result.alreadyRevoked) {
           out(
             cli.io,
-            `token ${id} was already revoked at ${result.info.revokedAt ?? '?'}; nothing changed`,
+            `token ${tokenId} was already revoked at ${result.info.revokedAt ?? '?'}; nothing changed`,
           );
         } else {
           out(cli.io, `✓ revoked ${describeToken(result.info)}`);
