@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ExitCode, ShipError, formatProblem, isShipError } from '../core/index.js';
+import { ExitCode, ShipError, VERSION, formatProblem, isShipError } from '../core/index.js';
 import { err, outJson, processIo, type Io } from './io.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInitCommand } from './commands/init.js';
@@ -9,7 +9,6 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerUsersCommands } from './commands/users.js';
-import { VERSION } from './version.js';
 import type { Cli } from './cli.js';
 
 /** Builds the `shipshape` command tree. Exported for tests and for `--help` docs generation. */

@@ -4,3 +4,4 @@ export * from './redact.js';
 export * from './duration.js';
 export * from './size.js';
 export * from './suggest.js';
+export * from './version.js';

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { redact, redactDeep, ShipError } from '../core/index.js';
-import { didYouMean } from '../spec/index.js';
+import { didYouMean, redact, redactDeep, ShipError } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import type { DeliveryResult, Notification, NotificationChannel } from './channel.js';
 import { deliveryToRow, rowToDelivery, type Delivery } from './deliveries.js';

@@ -45,7 +45,7 @@ export {
   type WebhookVerification,
   type WebhookVerifyFailureValue,
 } from './signature.js';
-export { USER_AGENT } from './version.js';
+export { USER_AGENT } from '../core/index.js';
 export {
   webhook,
   WebhookChannel,

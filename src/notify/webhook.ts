@@ -12,7 +12,7 @@ import type {
 } from './channel.js';
 import { payloadOf } from './notification.js';
 import { signWebhook, WebhookHeader } from './signature.js';
-import { USER_AGENT } from './version.js';
+import { USER_AGENT } from '../core/index.js';
 
 /** Codes of the ways a webhook delivery fails. */
 export const WebhookErrorCode = {

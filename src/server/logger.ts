@@ -110,6 +110,7 @@ export function createServerLogger(options: ServerLoggerOptions = {}): ServerLog
   );
   // pino writes child bindings (and a message prefix) without formatters.bindings: redact them
   // on the way in. Children inherit this method, so grandchildren are covered too.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with each logger's own `this` below
   const child = logger.child;
   const redactingChild = function (
     this: ServerLogger,

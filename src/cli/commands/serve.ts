@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ExitCode, ShipError, parseDuration } from '../../core/index.js';
+import { ExitCode, ShipError, VERSION, parseDuration } from '../../core/index.js';
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -12,7 +12,6 @@ import {
 } from '../../server/index.js';
 import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
 import { out } from '../io.js';
-import { VERSION } from '../version.js';
 
 interface ServeOptions {
   json: boolean;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * The package version, for the `User-Agent` of outgoing requests. Read from package.json, one
- * directory above src/ and dist/ alike (the CLI reads it the same way).
+ * The package version (`--version`, the `User-Agent` of outgoing requests). Read from package.json, one
+ * directory above src/ and dist/ alike.
  */
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
