@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliRun } from '../helpers/cli.js';
+import { startServe } from '../helpers/serve.js';
 
 /**
  * One unique secret goes into the environment, a `${file:…}` reference and connection URLs
@@ -85,6 +86,26 @@ describe('secret canary', () => {
     const failed = await run(['ledger', 'list', '--spec', badKey]);
     expect(failed.code).not.toBe(0);
     expect(failed.stderr).toMatch(/SHIP_LEDGER_BAD_KEY|SHIP_/);
+  });
+
+  it('keeps the secret out of the server, its logs and its answers', async () => {
+    const minted = await run(['users', 'token', 'operator', '--json']);
+    expect(minted.code, minted.stderr).toBe(0);
+    const token = (JSON.parse(minted.stdout) as { token: string }).token;
+    const server = await startServe([], { cwd: demo, env });
+    try {
+      const remote = { ...env, SHIPSHAPE_SERVER: server.url, SHIPSHAPE_TOKEN: token };
+      const echoed = await runCli(['ledger', 'show', CANARY], { cwd: demo, env: remote });
+      runs.push(echoed);
+      expect(echoed.code).toBe(2);
+      const list = await runCli(['ledger', 'list', '--json'], { cwd: demo, env: remote });
+      runs.push(list);
+      expect(list.code).toBe(0);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+    expect(server.output.length).toBeGreaterThan(2);
+    for (const line of server.output) expect(line).not.toContain(CANARY);
   });
 
   it('never wrote the secret anywhere', async () => {
