@@ -9,7 +9,12 @@ type JsonSchema = Record<string, unknown>;
 // A type alias (not an interface) so it is assignable to a plain JSON object type.
 export type OpenApiDocument = {
   openapi: '3.1.0';
-  info: { title: string; version: string; description: string };
+  info: {
+    title: string;
+    version: string;
+    description: string;
+    license: { name: string; identifier: string };
+  };
   jsonSchemaDialect: string;
   servers: { url: string }[];
   security: Record<string, string[]>[];
@@ -260,6 +265,7 @@ export function buildOpenApi(
         'Read and verify the evidence ledger and append evidence as the token’s identity. ' +
         'Errors are `{ok: false, error: {code, message, exitCode, retryable, hint?, details?, problems?}}`. ' +
         'See docs/server.md.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     servers: [{ url: '/' }],

@@ -25,10 +25,10 @@ export async function startServe(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
   const exited = once(child, 'exit');
   const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       output.push(line);
       try {
