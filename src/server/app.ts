@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { TokenService } from '../auth/index.js';
+import { VERSION } from '../core/index.js';
 import type { Workspace } from '../workspace/index.js';
 import { errorResponse } from './error-handler.js';
 import { routeHandler } from './handler.js';
@@ -31,7 +32,7 @@ export interface AppOptions {
   validateResponses?: boolean;
   /** @default DEFAULT_MAX_BODY_BYTES */
   maxBodyBytes?: number;
-  /** Version shown in /openapi.json. @default '0.0.0' */
+  /** Version shown in /openapi.json. @default the package version */
   version?: string;
 }
 
@@ -65,7 +66,7 @@ export function createApp(options: AppOptions): ShipshapeApp {
     logger,
     metrics,
     lifecycle: options.lifecycle ?? { draining: false },
-    openapi: () => (document ??= buildOpenApi(routes, { version: options.version ?? '0.0.0' })),
+    openapi: () => (document ??= buildOpenApi(routes, { version: options.version ?? VERSION })),
   };
   const maxSize = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const validateResponses = options.validateResponses ?? false;

@@ -1,30 +1,28 @@
 import { HTTPException } from 'hono/http-exception';
 import { authFailureReason } from '../auth/index.js';
 import { ExitCode, ShipError, isShipError, redactDeep } from '../core/index.js';
-import { HttpError, HttpErrorCode, statusOf, type ErrorStatus } from './http-error.js';
+import { HttpError, HttpErrorCode, statusOf } from './http-error.js';
 import type { ServerLogger } from './logger.js';
 import type { AppContext } from './route.js';
 import type { ErrorResponse } from './schemas.js';
 
-/** Hono's own exceptions (from its middleware), by status, as ShipErrors. */
-function fromHonoException(error: HTTPException): ShipError {
+/**
+ * Hono's own exceptions. Only the body limit throws one here (and it is given an HttpError of
+ * its own in app.ts); anything else would be a Hono middleware this app does not expect.
+ */
+function fromHonoException(error: HTTPException, requestId: string): ShipError {
   if (error.status === 413) {
     return new HttpError(413, HttpErrorCode.bodyTooLarge, 'The request body is too large.', {
       hint: 'send a smaller body',
     });
   }
-  if (error.status >= 400 && error.status < 500) {
-    const status: ErrorStatus =
-      error.status === 401 || error.status === 403 || error.status === 404 ? error.status : 400;
-    return new HttpError(status, `SHIP_HTTP_${error.status}`, error.message || 'Bad request.');
-  }
-  return internal(undefined);
+  return internal(requestId);
 }
 
-function internal(requestId: string | undefined): ShipError {
+function internal(requestId: string): ShipError {
   return new ShipError(
     HttpErrorCode.internal,
-    `Internal server error${requestId === undefined ? '' : ` (request ${requestId})`}; the server log has the details.`,
+    `Internal server error (request ${requestId}); the server log has the details.`,
     { exitCode: ExitCode.runtime, retryable: false },
   );
 }
@@ -39,7 +37,7 @@ export function errorResponse(error: unknown, c: AppContext, logger: ServerLogge
   const shipError = isShipError(error)
     ? error
     : error instanceof HTTPException
-      ? fromHonoException(error)
+      ? fromHonoException(error, requestId)
       : internal(requestId);
   const status = statusOf(shipError);
   if (status >= 500) {

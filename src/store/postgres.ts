@@ -17,8 +17,9 @@ import type { Database as Schema, Store, StoreDb } from './types.js';
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Errors that mean "no usable connection": network, connection class 08, auth (28), no such database, server starting or shutting down, too many connections. */
+// 55000 object_not_in_prerequisite_state: "database is not currently accepting connections".
 const CONNECTION_ERRORS =
-  /^(E(CONNREFUSED|CONNRESET|NOTFOUND|AI_AGAIN|TIMEDOUT|HOSTUNREACH|NETUNREACH|PIPE)|08...|28...|3D000|57P0[1-3]|53300)$/;
+  /^(E(CONNREFUSED|CONNRESET|NOTFOUND|AI_AGAIN|TIMEDOUT|HOSTUNREACH|NETUNREACH|PIPE)|08...|28...|3D000|55000|57P0[1-3]|53300)$/;
 
 /**
  * Opens the PostgreSQL state store at `url` (a `pg` pool behind Kysely) and checks that it

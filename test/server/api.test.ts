@@ -274,6 +274,7 @@ describe('HTTP API', () => {
       const res = await f.request('/v1/ledger/export', { token: auditor });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       const text = await res.text();
       const lines = text.trimEnd().split('\n');
       expect(JSON.parse(lines[0]!)).toMatchObject({ format: 'shipshape-ledger-export' });

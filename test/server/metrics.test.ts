@@ -15,6 +15,7 @@ describe('/metrics', () => {
     const res = await f.request('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
     return parseExposition(await res.text());
   }
 

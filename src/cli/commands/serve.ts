@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ExitCode, ShipError, VERSION, parseDuration } from '../../core/index.js';
+import { ExitCode, ShipError, formatDuration, parseDuration } from '../../core/index.js';
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -96,7 +96,7 @@ export function registerServeCommand(program: Command, cli: Cli): void {
     .option(
       '--shutdown-timeout <duration>',
       'on SIGTERM/SIGINT, how long in-flight requests may take to finish',
-      '30s',
+      formatDuration(DEFAULT_SHUTDOWN_TIMEOUT_MS),
     )
     .addHelpText(
       'after',
@@ -110,9 +110,7 @@ export function registerServeCommand(program: Command, cli: Cli): void {
     )
     .action(async (options: ServeOptions) => {
       const port = parsePort(options.port);
-      const deadlineMs = options.shutdownTimeout
-        ? parseDuration(options.shutdownTimeout)
-        : DEFAULT_SHUTDOWN_TIMEOUT_MS;
+      const deadlineMs = parseDuration(options.shutdownTimeout);
       const tls = await tlsOptions(options);
       await withWorkspace(cli, options.spec, async (workspace) => {
         // Open the store now: a server that cannot reach it should fail at start, not per request.
@@ -121,7 +119,7 @@ export function registerServeCommand(program: Command, cli: Cli): void {
           destination: { write: (line) => cli.io.stderr.write(line) },
         });
         const lifecycle: Lifecycle = { draining: false };
-        const app = createApp({ workspace, logger, lifecycle, version: VERSION });
+        const app = createApp({ workspace, logger, lifecycle });
         const server = await startServer({
           app,
           lifecycle,
