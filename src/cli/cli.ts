@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ExitCodeValue } from '../core/index.js';
+import { ShipError, type ExitCodeValue } from '../core/index.js';
 import type { EvidenceLedger } from '../ledger/index.js';
 import { RemoteClient, RemoteLedger, remoteTarget } from '../remote/index.js';
 import { Workspace } from '../workspace/index.js';
@@ -78,4 +78,19 @@ export async function withEvidence<T>(
   const remote = remoteTarget(options.server, cli.io.env);
   if (remote) return fn(new RemoteLedger(new RemoteClient(remote)));
   return withWorkspace(cli, options.spec, async (workspace) => fn(await workspace.evidence()));
+}
+
+/** Parses a flag that must be a positive integer, e.g. `--limit`. */
+export function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw ShipError.usage(
+      'SHIP_CLI_BAD_FLAG',
+      `${flag} must be a positive integer, got "${value}"`,
+      {
+        hint: `pass e.g. ${flag} 50`,
+      },
+    );
+  }
+  return n;
 }

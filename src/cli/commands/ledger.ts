@@ -10,6 +10,7 @@ import {
 } from '../../ledger/index.js';
 import {
   examples,
+  positiveInt,
   withCommonOptions,
   withEvidence,
   withServerOption,
@@ -27,20 +28,6 @@ interface ListOptions {
   kind?: string;
   gate?: string;
   subject?: string;
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw ShipError.usage(
-      'SHIP_CLI_BAD_FLAG',
-      `${flag} must be a positive integer, got "${value}"`,
-      {
-        hint: `pass e.g. ${flag} 50`,
-      },
-    );
-  }
-  return n;
 }
 
 interface AppendOptions {

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import { ExitCode, ShipError } from '../../core/index.js';
 import { createNotification, type Delivery, type NotifyReport } from '../../notify/index.js';
-import { examples, withCommonOptions, withSpecOption, withWorkspace, type Cli } from '../cli.js';
+import {
+  examples,
+  positiveInt,
+  withCommonOptions,
+  withSpecOption,
+  withWorkspace,
+  type Cli,
+} from '../cli.js';
 import { out, outJson } from '../io.js';
 import { renderTable } from '../table.js';
 
@@ -15,20 +22,6 @@ interface DeliveriesOptions {
   spec?: string;
   limit: string;
   channel?: string;
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw ShipError.usage(
-      'SHIP_CLI_BAD_FLAG',
-      `${flag} must be a positive integer, got "${value}"`,
-      {
-        hint: `pass e.g. ${flag} 20`,
-      },
-    );
-  }
-  return n;
 }
 
 function plural(n: number, word: string): string {
