@@ -51,8 +51,14 @@ measure() { # label tool op file -- command…
   local label=$1 tool=$2 op=$3 file=$4
   shift 5
   sync
+  local timing="$BENCH_DIR/last.time"
+  if ! /usr/bin/time -f '%e %M' -o "$timing" "$@" >/dev/null 2>"$BENCH_DIR/last.err"; then
+    echo "$tool $op on $label failed:" >&2
+    cat "$BENCH_DIR/last.err" >&2
+    exit 1
+  fi
   local out
-  out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  out=$(tail -1 "$timing")
   local secs=${out% *} rss_kb=${out#* }
   local bytes
   bytes=$(stat -c %s "$file")

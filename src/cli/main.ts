@@ -6,6 +6,7 @@ import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerRepoCommands } from './commands/repo.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerStoreCommands } from './commands/store.js';
 import { registerUsersCommands } from './commands/users.js';
@@ -41,6 +42,7 @@ Exit codes: 0 ok · 1 gate failed · 2 usage/spec error · 3 runtime error · se
   registerSpecCommands(program, cli);
   registerLedgerCommands(program, cli);
   registerNotifyCommands(program, cli);
+  registerRepoCommands(program, cli);
   registerServeCommand(program, cli);
   registerStoreCommands(program, cli);
   registerUsersCommands(program, cli);

@@ -10,12 +10,21 @@ export interface CliRun {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout as bytes, for commands that write binary data (`repo restore --stdout`). */
+  stdoutBytes: Buffer;
+}
+
+export interface CliOptions {
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  /** Bytes to pipe to the command's standard input. */
+  input?: Buffer;
 }
 
 /** Runs `shipshape ARGS` as a child process, as a user would, and collects its output. */
 export function runCli(
   args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv } = { cwd: process.cwd() },
+  options: CliOptions = { cwd: process.cwd() },
 ): Promise<CliRun> {
   if (!existsSync(DIST_MAIN)) {
     throw new Error(`${DIST_MAIN} is missing: run \`npm run build\` before the CLI tests`);
@@ -24,15 +33,20 @@ export function runCli(
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
       env: { ...process.env, CI: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
+    const out: Buffer[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    if (options.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => undefined); // the command may exit before reading it all
+      child.stdin.end(options.input);
+    }
     child.on('error', reject);
     child.on('close', (code) => {
-      resolve({ code: code ?? -1, stdout, stderr });
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code: code ?? -1, stdout: stdoutBytes.toString('utf8'), stderr, stdoutBytes });
     });
   });
 }

@@ -1,0 +1,23 @@
+export {
+  BACKEND_CAPABILITY_NAMES,
+  BackendCapability,
+  FILE_TYPES,
+  FileType,
+  type Backend,
+  type BackendCapabilities,
+  type BackendCapabilityName,
+  type ByteRange,
+  type ObjectInfo,
+  type PutOptions,
+} from './backend.js';
+export { BackendErrorCode } from './errors.js';
+export {
+  FS_CAPABILITIES,
+  FS_TEMP_PREFIX,
+  FsBackend,
+  openFsBackend,
+  type CleanupOptions,
+  type FsBackendOptions,
+  type FsFailpoint,
+} from './fs.js';
+export { checkFileType, checkObjectName, checkRange } from './names.js';

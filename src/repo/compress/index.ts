@@ -1,0 +1,3 @@
+export * from './codec.js';
+export * from './pool.js';
+export * from './zstd.js';

@@ -1,0 +1,641 @@
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+
+import { ExitCode, ShipError, VERSION, isShipError } from '../core/index.js';
+import { FileType, type Backend } from './backend/index.js';
+import { chunkStream, type ChunkerParams } from './chunker/index.js';
+import { CompressPool } from './compress/index.js';
+import {
+  chunkId,
+  createKeyFile,
+  deriveSubkeys,
+  generateMasterKey,
+  openBlob,
+  openKeyFile,
+  parseKeyFileText,
+  repoCorrupt,
+  sealBlob,
+  serializeKeyFile,
+  type BlobType,
+  type Password,
+  type RepoSubkeys,
+  type ScryptParams,
+} from './crypto/index.js';
+import type { MasterIndex } from './format/index.js';
+import {
+  MAX_CONTENT_LIST_IDS,
+  PackWriter,
+  configChunkerParams,
+  decodeContentList,
+  encodeContentList,
+  listSnapshots,
+  loadMasterIndex,
+  newRepositoryConfig,
+  readConfig,
+  repositoryExists,
+  resolveSnapshotRef,
+  serializeConfig,
+  writeIndexFiles,
+  writePack,
+  writeSnapshot,
+  type ConsistentPoint,
+  type IndexFilePack,
+  type RepositoryConfig,
+  type SnapshotFilter,
+  type SnapshotSource,
+  type StoredSnapshot,
+} from './format/index.js';
+
+/** Options for opening a repository handle. */
+export interface RepositoryOptions {
+  /**
+   * Pack size target in bytes. Repositories use 16–64 MiB; smaller values are for tests.
+   * @default 32 MiB
+   */
+  packTargetBytes?: number;
+  /** Compression worker threads. @default min(cores, 8) */
+  workers?: number;
+  /** scrypt cost of key files this handle creates. @default N=2^17, r=8, p=1 */
+  kdf?: ScryptParams;
+}
+
+/** Options for {@link Repository.init}. */
+export interface InitOptions extends RepositoryOptions {
+  /** @default 512 KiB / 1 MiB / 8 MiB */
+  chunker?: ChunkerParams;
+  /** zstd level for new data. @default 3 */
+  compressionLevel?: number;
+  /** Label of the first key. */
+  label?: string;
+}
+
+/** What `repo key list` shows of a key file. */
+export interface KeyInfo {
+  readonly id: string;
+  /** This handle was opened with this key. */
+  readonly current: boolean;
+  readonly created?: string;
+  readonly host?: string;
+  readonly user?: string;
+  readonly label?: string;
+  /** Set when the key file cannot be parsed. */
+  readonly problem?: string;
+}
+
+/** Metadata of a backup, recorded in the snapshot manifest. */
+export interface BackupMeta {
+  source: SnapshotSource;
+  tags?: string[];
+  consistentPoint?: ConsistentPoint;
+  toolVersions?: Record<string, string>;
+  fingerprints?: Record<string, unknown>;
+}
+
+/** Progress of a backup, reported after every chunk. */
+export interface BackupProgress {
+  bytesRead: number;
+  bytesNew: number;
+  bytesStored: number;
+  chunks: number;
+  newChunks: number;
+}
+
+/** The result of a backup. */
+export interface BackupResult {
+  /** Name of the snapshot under `snapshots/`. */
+  snapshotId: string;
+  /** Bytes read from the source. */
+  bytesRead: number;
+  /** Bytes of chunks the repository did not hold yet (before compression). */
+  bytesNew: number;
+  /** Bytes this backup added to the repository: packs and index files (not the manifest). */
+  bytesStored: number;
+  chunks: number;
+  newChunks: number;
+  durationMs: number;
+  consistentPoint?: ConsistentPoint;
+}
+
+/** Progress of a restore, reported after every chunk written. */
+export interface RestoreProgress {
+  bytesWritten: number;
+  totalBytes: number;
+}
+
+/** Options for {@link Repository.restoreStream}. */
+export interface RestoreOptions {
+  onProgress?: (progress: RestoreProgress) => void;
+  /** End `out` when done and wait for it to finish (false for process.stdout). @default true */
+  end?: boolean;
+}
+
+interface SealedBlob {
+  id: string;
+  sealed: Buffer;
+}
+
+/**
+ * An open backup repository: config, keys, master index, and the stream backup/restore
+ * operations. Knows nothing of the state store or data-store kinds.
+ *
+ * @example
+ * const repo = await Repository.open(openFsBackend('/srv/backups/orders'), password);
+ * const result = await repo.backupStream(dump, { source: { type: 'stream', name: 'orders' } });
+ * await repo.close();
+ */
+export class Repository {
+  readonly backend: Backend;
+  readonly config: RepositoryConfig;
+  /** The key file that opened this handle. */
+  readonly keyId: string;
+  readonly #master: Buffer;
+  readonly #keys: RepoSubkeys;
+  readonly #options: RepositoryOptions;
+  #index: MasterIndex | undefined;
+  #pool: CompressPool | undefined;
+  /**
+   * Packs written (durable, and in the in-memory index) whose index files are not written yet.
+   * A later backup through this handle may dedup against them, so it writes them first.
+   */
+  readonly #unindexed: IndexFilePack[] = [];
+
+  private constructor(
+    backend: Backend,
+    config: RepositoryConfig,
+    master: Buffer,
+    keyId: string,
+    options: RepositoryOptions,
+  ) {
+    this.backend = backend;
+    this.config = config;
+    this.#master = master;
+    this.keyId = keyId;
+    this.#keys = deriveSubkeys(master);
+    this.#options = options;
+  }
+
+  /**
+   * Creates a repository: a random master key, its first key file, then the config (written
+   * last and create-only, so a crash leaves no half-made repository that `open` accepts).
+   * Throws `SHIP_REPO_EXISTS` (exit 2) when `backend` already holds a config.
+   */
+  static async init(
+    backend: Backend,
+    password: Password,
+    options: InitOptions = {},
+  ): Promise<Repository> {
+    if ((await backend.stat(FileType.config, 'config')) !== undefined) {
+      throw repositoryExists(backend.location);
+    }
+    const config = newRepositoryConfig({
+      ...(options.chunker === undefined ? {} : { chunker: options.chunker }),
+      ...(options.compressionLevel === undefined
+        ? {}
+        : { compressionLevel: options.compressionLevel }),
+    });
+    const master = generateMasterKey();
+    const { id, file } = await createKeyFile(master, password, {
+      ...(options.label === undefined ? {} : { label: options.label }),
+      ...(options.kdf === undefined ? {} : { kdf: options.kdf }),
+    });
+    await backend.put(FileType.keys, id, Buffer.from(serializeKeyFile(file), 'utf8'), {
+      ifAbsent: backend.capabilities.conditionalPut,
+    });
+    try {
+      await backend.put(FileType.config, 'config', Buffer.from(serializeConfig(config), 'utf8'), {
+        ifAbsent: backend.capabilities.conditionalPut,
+      });
+    } catch (error) {
+      if (isShipError(error) && error.code === 'SHIP_REPO_EXISTS') {
+        // Another init won the race: our key file wraps a master key nobody uses.
+        if (backend.capabilities.delete) await backend.remove(FileType.keys, id);
+        throw repositoryExists(backend.location);
+      }
+      throw error;
+    }
+    return new Repository(backend, config, master, id, options);
+  }
+
+  /**
+   * Opens a repository: reads the config (`SHIP_REPO_NOT_A_REPOSITORY`, exit 2, when there is
+   * none; `SHIP_REPO_UNSUPPORTED_VERSION` on an unknown version), then tries the password on
+   * every key file. Wrong for all → `SHIP_REPO_WRONG_KEY` (exit 12).
+   */
+  static async open(
+    backend: Backend,
+    password: Password,
+    options: RepositoryOptions = {},
+  ): Promise<Repository> {
+    const config = await readConfig(backend);
+    let tried = 0;
+    let wrong = 0;
+    const damaged: ShipError[] = [];
+    for await (const { name } of backend.list(FileType.keys)) {
+      tried++;
+      try {
+        const text = (await backend.get(FileType.keys, name)).toString('utf8');
+        const master = await openKeyFile(parseKeyFileText(text, name), password, { id: name });
+        return new Repository(backend, config, master, name, options);
+      } catch (error) {
+        if (!isShipError(error)) throw error;
+        if (error.code === 'SHIP_REPO_WRONG_KEY') wrong++;
+        else damaged.push(error);
+      }
+    }
+    if (tried === 0) {
+      throw repoCorrupt(`repository ${backend.location}`, 'has a config but no key files', {
+        hint: 'restore the keys/ folder from a copy of the repository',
+      });
+    }
+    // No key file could even be tried (all damaged, or of a newer version): say why.
+    const [first] = damaged;
+    if (wrong === 0 && first !== undefined) throw first;
+    throw new ShipError(
+      'SHIP_REPO_WRONG_KEY',
+      `the password opens none of the ${tried} key file${tried === 1 ? '' : 's'} of ${backend.location}` +
+        (damaged.length > 0 ? ` (${damaged.length} could not be read)` : ''),
+      {
+        exitCode: ExitCode.wrongKey,
+        details: {
+          location: backend.location,
+          keyFiles: tried,
+          damaged: damaged.map((error) => error.message),
+        },
+        hint: 'check SHIPSHAPE_REPO_PASSWORD or --password-file',
+      },
+    );
+  }
+
+  /** Adds a key file wrapping this repository's master key under `password`; returns its id. */
+  async addKey(password: Password, label?: string): Promise<string> {
+    const { id, file } = await createKeyFile(this.#master, password, {
+      ...(label === undefined ? {} : { label }),
+      ...(this.#options.kdf === undefined ? {} : { kdf: this.#options.kdf }),
+    });
+    await this.backend.put(FileType.keys, id, Buffer.from(serializeKeyFile(file), 'utf8'), {
+      ifAbsent: this.backend.capabilities.conditionalPut,
+    });
+    return id;
+  }
+
+  /** Every key file, oldest first; unreadable ones carry a `problem`. */
+  async listKeys(): Promise<KeyInfo[]> {
+    const keys: KeyInfo[] = [];
+    for await (const { name } of this.backend.list(FileType.keys)) {
+      const current = name === this.keyId;
+      try {
+        const text = (await this.backend.get(FileType.keys, name)).toString('utf8');
+        const file = parseKeyFileText(text, name);
+        keys.push({
+          id: name,
+          current,
+          created: file.created,
+          host: file.host,
+          user: file.user,
+          ...(file.label === undefined ? {} : { label: file.label }),
+        });
+      } catch (error) {
+        if (!isShipError(error)) throw error;
+        keys.push({ id: name, current, problem: error.message });
+      }
+    }
+    return keys.sort((a, b) => (a.created ?? '').localeCompare(b.created ?? ''));
+  }
+
+  /**
+   * Removes a key file. Refuses the last one (`SHIP_REPO_LAST_KEY`, exit 2), an unknown id
+   * (`SHIP_REPO_KEY_NOT_FOUND`, exit 2), and backends without delete.
+   */
+  async removeKey(id: string): Promise<void> {
+    const names: string[] = [];
+    for await (const { name } of this.backend.list(FileType.keys)) names.push(name);
+    if (!names.includes(id)) {
+      throw ShipError.usage('SHIP_REPO_KEY_NOT_FOUND', `no key ${id} in ${this.backend.location}`, {
+        hint: 'list keys with `shipshape repo key list`',
+      });
+    }
+    if (names.length <= 1) {
+      throw ShipError.usage(
+        'SHIP_REPO_LAST_KEY',
+        `key ${id} is the last key of ${this.backend.location}; removing it would make the repository unreadable`,
+        { hint: 'add another key first with `shipshape repo key add`' },
+      );
+    }
+    if (!this.backend.capabilities.delete) {
+      throw ShipError.usage(
+        'SHIP_REPO_APPEND_ONLY',
+        `${this.backend.location} does not support deleting objects, so keys cannot be removed`,
+      );
+    }
+    await this.backend.remove(FileType.keys, id);
+  }
+
+  /** Snapshots (reading only `snapshots/` with the key), oldest first. */
+  snapshots(filter: SnapshotFilter = {}): Promise<StoredSnapshot[]> {
+    return listSnapshots(this.backend, this.#keys.encryption, filter);
+  }
+
+  /** Resolves `latest` or a unique id prefix (≥ 4 hex) to a snapshot. */
+  resolveSnapshot(ref: string, filter: SnapshotFilter = {}): Promise<StoredSnapshot> {
+    return resolveSnapshotRef(this.backend, this.#keys.encryption, ref, filter);
+  }
+
+  /**
+   * Backs up a byte stream as one snapshot: chunk → id → dedup (index, current pack, in
+   * flight) → compress on the pool (bounded window) → seal → pack. At the end it writes the
+   * last pack, then the index files, then the snapshot: each step only ever references
+   * objects already durable, so a crash leaves at worst unreferenced packs.
+   */
+  async backupStream(
+    source: AsyncIterable<Uint8Array>,
+    meta: BackupMeta,
+    options: { onProgress?: (progress: BackupProgress) => void } = {},
+  ): Promise<BackupResult> {
+    const started = performance.now();
+    const index = await this.#loadIndex();
+    const pool = this.#compressPool();
+    const key = this.#keys.encryption;
+    const writer = new PackWriter(key, this.#packOptions());
+    const inFlight = new Set<string>();
+    const window: Promise<SealedBlob>[] = [];
+    const maxWindow = Math.max(2, pool.size * 2);
+    const lists: string[] = [];
+    let listIds: string[] = [];
+    const progress: BackupProgress = {
+      bytesRead: 0,
+      bytesNew: 0,
+      bytesStored: 0,
+      chunks: 0,
+      newChunks: 0,
+    };
+
+    const known = (id: string, type: BlobType) =>
+      index.has(id, type) || writer.has(id, type) || (type === 'data' && inFlight.has(id));
+    const flushPack = async () => {
+      if (writer.count === 0) return;
+      const pack = writer.finish();
+      await writePack(this.backend, pack);
+      progress.bytesStored += pack.size;
+      this.#unindexed.push({ pack: pack.id, entries: pack.entries });
+      for (const entry of pack.entries) index.add(pack.id, entry);
+    };
+    const place = async (blob: SealedBlob) => {
+      writer.add(blob.id, blob.sealed);
+      inFlight.delete(blob.id);
+      if (writer.full) await flushPack();
+    };
+    const emitList = async () => {
+      const plaintext = encodeContentList(listIds);
+      listIds = [];
+      const id = chunkId(this.#keys.chunkId, plaintext);
+      lists.push(id);
+      if (known(id, 'tree')) return;
+      await place({ id, sealed: sealBlob(key, { type: 'tree', compressed: false }, plaintext) });
+    };
+
+    try {
+      for await (const chunk of chunkStream(
+        source,
+        configChunkerParams(this.config),
+        this.#keys.chunker,
+      )) {
+        const id = chunkId(this.#keys.chunkId, chunk);
+        progress.bytesRead += chunk.length;
+        progress.chunks++;
+        listIds.push(id);
+        if (!known(id, 'data')) {
+          progress.newChunks++;
+          progress.bytesNew += chunk.length;
+          inFlight.add(id);
+          const task = pool.compress(chunk).then(({ data, compressed }) => ({
+            id,
+            sealed: compressed
+              ? sealBlob(key, { type: 'data', compressed: true, length: chunk.length }, data)
+              : sealBlob(key, { type: 'data', compressed: false }, data),
+          }));
+          // Handled when awaited below; this only stops an early failure counting as unhandled.
+          task.catch(() => undefined);
+          window.push(task);
+          while (window.length >= maxWindow) await place(await (window.shift() as typeof task));
+        }
+        if (listIds.length === MAX_CONTENT_LIST_IDS) await emitList();
+        options.onProgress?.({ ...progress });
+      }
+      while (window.length > 0) await place(await (window.shift() as Promise<SealedBlob>));
+      if (listIds.length > 0) await emitList();
+      await flushPack();
+    } catch (error) {
+      await Promise.allSettled(window);
+      // Index what is already in packs so the work is not lost; the source's error wins.
+      await this.#writePendingIndex().catch(() => undefined);
+      throw error;
+    }
+    // Packs are durable; now the index that points into them, then the snapshot.
+    progress.bytesStored += await this.#writePendingIndex();
+    const user = currentUser();
+    const snapshotId = await writeSnapshot(this.backend, key, {
+      version: 1,
+      id: randomBytes(32).toString('hex'),
+      time: new Date().toISOString(),
+      host: hostname(),
+      user,
+      source: meta.source,
+      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
+      sizes: {
+        logicalBytes: progress.bytesRead,
+        newBytes: progress.bytesNew,
+        storedBytes: progress.bytesStored,
+        chunks: progress.chunks,
+        newChunks: progress.newChunks,
+      },
+      toolVersions: { shipshape: VERSION, node: process.versions.node, ...meta.toolVersions },
+      ...(meta.fingerprints === undefined ? {} : { fingerprints: meta.fingerprints }),
+      tags: meta.tags ?? [],
+      content: { type: 'stream', size: progress.bytesRead, lists },
+    });
+    return {
+      snapshotId,
+      bytesRead: progress.bytesRead,
+      bytesNew: progress.bytesNew,
+      bytesStored: progress.bytesStored,
+      chunks: progress.chunks,
+      newChunks: progress.newChunks,
+      durationMs: performance.now() - started,
+      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
+    };
+  }
+
+  /**
+   * Restores a stream snapshot (`latest` or an id prefix) into `out`, in order. Every blob is
+   * authenticated and every chunk's id recomputed before its bytes are written; a mismatch, a
+   * missing blob or a short result aborts with `SHIP_REPO_CORRUPT` naming the snapshot and the
+   * chunk, and no wrong byte is written. Reads ahead a bounded window of chunks.
+   */
+  async restoreStream(
+    snapshotRef: string,
+    out: Writable,
+    options: RestoreOptions = {},
+  ): Promise<{ snapshotId: string; bytesWritten: number }> {
+    const snapshot = await this.resolveSnapshot(snapshotRef);
+    const content = snapshot.manifest.content;
+    if (content.type !== 'stream') {
+      throw ShipError.usage(
+        'SHIP_REPO_NOT_A_STREAM',
+        `snapshot ${snapshot.id} holds a directory tree, not a stream`,
+        { hint: 'restore it into a directory with `repo restore --target DIR`' },
+      );
+    }
+    const index = await this.#loadIndex();
+    const pool = this.#compressPool();
+    const readAhead = Math.max(2, pool.size * 2);
+    let bytesWritten = 0;
+
+    const readBlob = async (id: string, type: BlobType): Promise<Buffer> => {
+      const where = `snapshot ${snapshot.id}, ${type === 'data' ? 'chunk' : 'content list'} ${id}`;
+      const entry = index.get(id, type);
+      if (entry === undefined) {
+        throw repoCorrupt(where, 'is not in the index (its pack is missing or not indexed)', {
+          hint: 'run `shipshape repo check`; if packs exist that the index misses, rebuild the index',
+        });
+      }
+      const what = `${where} (pack ${entry.pack} at ${entry.offset})`;
+      let sealed: Buffer;
+      try {
+        sealed = await this.backend.get(FileType.data, entry.pack, {
+          offset: entry.offset,
+          length: entry.length,
+        });
+      } catch (error) {
+        if (isShipError(error) && error.exitCode === ExitCode.repoCorrupt) {
+          throw repoCorrupt(what, error.message, { cause: error });
+        }
+        throw error;
+      }
+      const { header, plaintext } = openBlob(this.#keys.encryption, sealed, type, { what });
+      if (header.length !== entry.plaintextLength) {
+        throw repoCorrupt(
+          what,
+          `is ${header.length} bytes, the index says ${entry.plaintextLength}`,
+        );
+      }
+      const data = header.compressed
+        ? await pool.decompress(plaintext, header.length, { what })
+        : plaintext;
+      if (chunkId(this.#keys.chunkId, data) !== id) {
+        throw repoCorrupt(what, 'content does not match its id');
+      }
+      return data;
+    };
+
+    for (const listId of content.lists) {
+      const ids = decodeContentList(
+        await readBlob(listId, 'tree'),
+        `snapshot ${snapshot.id}, content list ${listId}`,
+      );
+      const window: Promise<Buffer>[] = [];
+      let next = 0;
+      const fill = () => {
+        while (window.length < readAhead && next < ids.length) {
+          const task = readBlob(ids[next++] ?? '', 'data');
+          task.catch(() => undefined);
+          window.push(task);
+        }
+      };
+      try {
+        fill();
+        while (window.length > 0) {
+          const data = await (window.shift() as Promise<Buffer>);
+          fill();
+          if (bytesWritten + data.length > content.size) {
+            throw repoCorrupt(`snapshot ${snapshot.id}`, `content is longer than ${content.size}`);
+          }
+          if (!out.write(data)) await waitDrain(out);
+          bytesWritten += data.length;
+          options.onProgress?.({ bytesWritten, totalBytes: content.size });
+        }
+      } catch (error) {
+        await Promise.allSettled(window);
+        throw error;
+      }
+    }
+    if (bytesWritten !== content.size) {
+      throw repoCorrupt(
+        `snapshot ${snapshot.id}`,
+        `content is ${bytesWritten} bytes, the manifest says ${content.size}`,
+      );
+    }
+    if (options.end ?? true) {
+      out.end();
+      await finished(out);
+    }
+    return { snapshotId: snapshot.id, bytesWritten };
+  }
+
+  /** Stops the compression workers. The backend stays open (the caller owns it). */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.close();
+  }
+
+  /** Writes index files for packs not indexed yet; returns the bytes written. */
+  async #writePendingIndex(): Promise<number> {
+    const pending = this.#unindexed.splice(0);
+    try {
+      return (await writeIndexFiles(this.backend, this.#keys.encryption, pending)).bytes;
+    } catch (error) {
+      this.#unindexed.unshift(...pending);
+      throw error;
+    }
+  }
+
+  #packOptions(): { targetBytes?: number } {
+    const target = this.#options.packTargetBytes;
+    return target === undefined ? {} : { targetBytes: target };
+  }
+
+  async #loadIndex(): Promise<MasterIndex> {
+    this.#index ??= await loadMasterIndex(this.backend, this.#keys.encryption);
+    return this.#index;
+  }
+
+  #compressPool(): CompressPool {
+    this.#pool ??= new CompressPool({
+      level: this.config.compression.level,
+      ...(this.#options.workers === undefined ? {} : { workers: this.#options.workers }),
+    });
+    return this.#pool;
+  }
+}
+
+function waitDrain(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      out.off('drain', onDrain);
+      out.off('error', done);
+      out.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => {
+      done();
+    };
+    const onClose = () => {
+      done(new Error('the output stream closed before the restore finished'));
+    };
+    out.on('drain', onDrain);
+    out.on('error', done);
+    out.on('close', onClose);
+  });
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
