@@ -47,6 +47,7 @@ fi
 # --- measurement ------------------------------------------------------------------------------
 results="$BENCH_DIR/results.tsv"
 : >"$results"
+: >"$BENCH_DIR/sizes.tsv"
 measure() { # label tool op file -- command…
   local label=$1 tool=$2 op=$3 file=$4
   shift 5
@@ -81,3 +82,7 @@ for data in "$pg_dump_file" "$random_file"; do
 done
 
 npx tsx bench/report-repo.ts "$results"
+echo
+echo '| data | restic repository bytes | shipshape repository bytes |'
+echo '| --- | ---: | ---: |'
+paste - - <"$BENCH_DIR/sizes.tsv" | awk -F'\t' '{ printf "| %s | %s | %s |\n", $1, $4, $8 }'
