@@ -4,3 +4,6 @@ export * from './crypto/index.js';
 export * from './compress/index.js';
 export * from './format/index.js';
 export * from './repository.js';
+export * from './tree/index.js';
+export * from './check.js';
+export * from './stats.js';

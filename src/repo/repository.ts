@@ -48,6 +48,19 @@ import {
   type SnapshotSource,
   type StoredSnapshot,
 } from './format/index.js';
+import {
+  BlobSink,
+  BlobSource,
+  backupPaths,
+  prepareTarget,
+  restoreTreeInto,
+  type BlobContext,
+  type TreeRestoreProgress,
+  type TreeRestoreStats,
+} from './tree/index.js';
+
+import { checkRepository, type CheckOptions, type CheckReport } from './check.js';
+import { repositoryStats, type RepositoryStats } from './stats.js';
 
 /** Options for opening a repository handle. */
 export interface RepositoryOptions {
@@ -344,6 +357,28 @@ export class Repository {
   }
 
   /**
+   * Checks the repository's structure (and with `readData`, every byte of its packs); reports
+   * every damaged object and the snapshots it affects. Throws only when it cannot run.
+   * See check.ts.
+   */
+  check(options: CheckOptions = {}): Promise<CheckReport> {
+    const pool = this.#compressPool();
+    return checkRepository(
+      {
+        backend: this.backend,
+        keys: this.#keys,
+        decompress: (data, length, what) => pool.decompress(data, length, { what }),
+      },
+      options,
+    );
+  }
+
+  /** Snapshot count, logical / unique / stored bytes and the dedup and compression ratios. */
+  stats(): Promise<RepositoryStats> {
+    return repositoryStats(this.backend, this.#keys.encryption);
+  }
+
+  /**
    * Backs up a byte stream as one snapshot: chunk → id → dedup (index, current pack, in
    * flight) → compress on the pool (bounded window) → seal → pack. At the end it writes the
    * last pack, then the index files, then the snapshot: each step only ever references
@@ -572,6 +607,113 @@ export class Repository {
       await finished(out);
     }
     return { snapshotId: snapshot.id, bytesWritten };
+  }
+
+  /**
+   * Backs up files, directories and symlinks as one tree snapshot (`content: { type: 'tree',
+   * root }`): walks depth first, streaming each file through the same chunk → dedup →
+   * compress → seal → pack pipeline as {@link backupStream}, then stores one tree blob per
+   * directory. The root tree holds one entry per path, named by its basename. A path that
+   * cannot be read fails the backup (`SHIP_REPO_SOURCE_UNREADABLE`, exit 3) and no snapshot
+   * is written. Same write order (packs, index files, manifest) as `backupStream`.
+   */
+  async backupTree(
+    paths: readonly string[],
+    meta: BackupMeta,
+    options: { onProgress?: (progress: BackupProgress) => void } = {},
+  ): Promise<BackupResult> {
+    const started = performance.now();
+    const sink = new BlobSink(await this.#blobContext(), options.onProgress);
+    let root: string;
+    try {
+      root = await backupPaths(sink, paths);
+      await sink.finish();
+    } catch (error) {
+      await sink.abort();
+      // Index what is already in packs so the work is not lost; the walk's error wins.
+      await this.#writePendingIndex().catch(() => undefined);
+      throw error;
+    }
+    const progress = sink.progress;
+    progress.bytesStored += await this.#writePendingIndex();
+    const snapshotId = await writeSnapshot(this.backend, this.#keys.encryption, {
+      version: 1,
+      id: randomBytes(32).toString('hex'),
+      time: new Date().toISOString(),
+      host: hostname(),
+      user: currentUser(),
+      source: meta.source,
+      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
+      sizes: {
+        logicalBytes: progress.bytesRead,
+        newBytes: progress.bytesNew,
+        storedBytes: progress.bytesStored,
+        chunks: progress.chunks,
+        newChunks: progress.newChunks,
+      },
+      toolVersions: { shipshape: VERSION, node: process.versions.node, ...meta.toolVersions },
+      ...(meta.fingerprints === undefined ? {} : { fingerprints: meta.fingerprints }),
+      tags: meta.tags ?? [],
+      content: { type: 'tree', root },
+    });
+    return {
+      snapshotId,
+      bytesRead: progress.bytesRead,
+      bytesNew: progress.bytesNew,
+      bytesStored: progress.bytesStored,
+      chunks: progress.chunks,
+      newChunks: progress.newChunks,
+      durationMs: performance.now() - started,
+      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
+    };
+  }
+
+  /**
+   * Restores a tree snapshot (`latest` or an id prefix) into `targetDir` (created when
+   * missing). Refuses a non-empty target unless `force` (`SHIP_REPO_TARGET_NOT_EMPTY`, exit 2)
+   * and a stream snapshot (`SHIP_REPO_NOT_A_TREE`, exit 2). Every chunk is verified before it
+   * is written; damage aborts with `SHIP_REPO_CORRUPT` (exit 11).
+   */
+  async restoreTree(
+    snapshotRef: string,
+    targetDir: string,
+    options: { force?: boolean; onProgress?: (progress: TreeRestoreProgress) => void } = {},
+  ): Promise<TreeRestoreStats & { snapshotId: string }> {
+    const snapshot = await this.resolveSnapshot(snapshotRef);
+    const content = snapshot.manifest.content;
+    if (content.type !== 'tree') {
+      throw ShipError.usage(
+        'SHIP_REPO_NOT_A_TREE',
+        `snapshot ${snapshot.id} holds a byte stream, not a directory tree`,
+        { hint: 'restore it with `repo restore SNAPSHOT --stdout > FILE`' },
+      );
+    }
+    await prepareTarget(targetDir, options.force ?? false);
+    const stats = await restoreTreeInto(
+      new BlobSource(await this.#blobContext()),
+      content.root,
+      targetDir,
+      {
+        where: `snapshot ${snapshot.id}`,
+        totalBytes: snapshot.manifest.sizes.logicalBytes,
+        onProgress: options.onProgress,
+      },
+    );
+    return { snapshotId: snapshot.id, ...stats };
+  }
+
+  async #blobContext(): Promise<BlobContext> {
+    return {
+      backend: this.backend,
+      keys: this.#keys,
+      index: await this.#loadIndex(),
+      pool: this.#compressPool(),
+      chunker: configChunkerParams(this.config),
+      packOptions: this.#packOptions(),
+      onPackWritten: (pack) => {
+        this.#unindexed.push(pack);
+      },
+    };
   }
 
   /** Stops the compression workers. The backend stays open (the caller owns it). */

@@ -41,6 +41,12 @@ describe('shipshape repo (CLI)', () => {
       newChunks: number;
     };
     expect(firstResult.bytesRead).toBe(data.length);
+    // With --json, progress goes to stderr as JSON events, ending with the final figures.
+    const events = first.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; op: string; bytes: number });
+    expect(events.at(-1)).toMatchObject({ event: 'progress', op: 'backup', bytes: data.length });
 
     const second = await runCli(
       ['repo', 'backup', '--repo', repo, '--name', 'orders', '--json', '-'],

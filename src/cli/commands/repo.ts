@@ -1,8 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ShipError, formatSize } from '../../core/index.js';
-import { Repository, openFsBackend, type StoredSnapshot } from '../../repo/index.js';
+import { ExitCode, ShipError, formatSize } from '../../core/index.js';
+import {
+  Repository,
+  openFsBackend,
+  type BackupResult,
+  type StoredSnapshot,
+} from '../../repo/index.js';
 import { findSpecFile, loadSpec, resolveSecretString } from '../../spec/index.js';
 import { examples, withCommonOptions, type Cli } from '../cli.js';
 import { err, out, outJson, showProgress } from '../io.js';
@@ -126,24 +131,74 @@ async function withRepository<T>(
   }
 }
 
-/** Draws `… 1.2 GiB read, 310 MiB/s` on a terminal, at most a few times a second. */
-function progressLine(cli: Cli, json: boolean): (bytes: number, total?: number) => void {
-  if (!showProgress(cli.io, json)) return () => undefined;
+interface Progress {
+  update(bytes: number, total?: number): void;
+  /** Ends the progress display (a newline on a terminal, a final event with --json). */
+  done(): void;
+}
+
+/**
+ * Progress of long work, on stderr: a live line (bytes, rate, ETA) when stderr is a terminal;
+ * with `--json`, one JSON event per second (`{"event":"progress","op",…}`) so scripts can follow
+ * along while stdout stays one document; nothing otherwise.
+ */
+function progress(cli: Cli, json: boolean, op: string): Progress {
   const started = performance.now();
   let last = 0;
-  return (bytes, total) => {
-    const now = performance.now();
-    if (now - last < 250) return;
-    last = now;
-    const rate = bytes / Math.max((now - started) / 1000, 0.001);
+  let latest: { bytes: number; total: number | undefined } = { bytes: 0, total: undefined };
+  const figures = () => {
+    const seconds = Math.max((performance.now() - started) / 1000, 0.001);
+    const rate = latest.bytes / seconds;
     const eta =
-      total !== undefined && total > 0 && rate > 0
-        ? `, ETA ${Math.max(0, Math.round((total - bytes) / rate))}s`
-        : '';
-    const of = total === undefined ? '' : ` of ${formatSize(total)}`;
-    cli.io.stderr.write(
-      `\r… ${formatSize(bytes)}${of}, ${formatSize(Math.round(rate))}/s${eta}   `,
-    );
+      latest.total !== undefined && latest.total > 0 && rate > 0
+        ? Math.max(0, Math.round((latest.total - latest.bytes) / rate))
+        : undefined;
+    return { rate, eta };
+  };
+  if (json) {
+    const emit = () => {
+      const { rate, eta } = figures();
+      cli.io.stderr.write(
+        `${JSON.stringify({
+          event: 'progress',
+          op,
+          bytes: latest.bytes,
+          ...(latest.total === undefined ? {} : { totalBytes: latest.total }),
+          bytesPerSecond: Math.round(rate),
+          ...(eta === undefined ? {} : { etaSeconds: eta }),
+        })}\n`,
+      );
+    };
+    return {
+      update(bytes, total) {
+        latest = { bytes, total };
+        const now = performance.now();
+        if (now - last < 1000) return;
+        last = now;
+        emit();
+      },
+      done: emit,
+    };
+  }
+  if (!showProgress(cli.io, json)) return { update: () => undefined, done: () => undefined };
+  let drawn = false;
+  return {
+    update(bytes, total) {
+      latest = { bytes, total };
+      const now = performance.now();
+      if (now - last < 250) return;
+      last = now;
+      drawn = true;
+      const { rate, eta } = figures();
+      const of = total === undefined ? '' : ` of ${formatSize(total)}`;
+      const etaText = eta === undefined ? '' : `, ETA ${eta}s`;
+      cli.io.stderr.write(
+        `\r… ${op} ${formatSize(bytes)}${of}, ${formatSize(Math.round(rate))}/s${etaText}   `,
+      );
+    },
+    done() {
+      if (drawn) err(cli.io, '');
+    },
   };
 }
 
@@ -157,6 +212,84 @@ function snapshotRow(s: StoredSnapshot) {
     size: m.content.type === 'stream' ? m.content.size : m.sizes.logicalBytes,
     tags: m.tags.join(','),
   };
+}
+
+function printBackupResult(cli: Cli, json: boolean, result: BackupResult): void {
+  if (json) {
+    outJson(cli.io, { ok: true, ...result });
+    return;
+  }
+  out(cli.io, `✓ snapshot ${result.snapshotId.slice(0, 12)} saved`);
+  out(
+    cli.io,
+    `  ${formatSize(result.bytesRead)} read, ${formatSize(result.bytesNew)} new, ${formatSize(result.bytesStored)} stored; ` +
+      `${result.newChunks}/${result.chunks} chunks new, ${(result.durationMs / 1000).toFixed(1)} s`,
+  );
+}
+
+/** `repo backup PATH…`: a tree snapshot of files and directories. */
+async function backupPathsCommand(
+  cli: Cli,
+  sources: string[],
+  options: RepoOptions & { name?: string; tag?: string[] },
+): Promise<void> {
+  if (sources.includes('-')) {
+    throw ShipError.usage('SHIP_CLI_BAD_FLAG', '"-" (standard input) cannot be mixed with paths', {
+      hint: 'back up standard input and the paths in two snapshots',
+    });
+  }
+  const paths = sources.map((source) => resolve(cli.io.cwd, source));
+  const name = options.name ?? basename(paths[0] ?? '');
+  await withRepository(cli, options, async (repository) => {
+    const shown = progress(cli, options.json, 'backup');
+    const result = await repository.backupTree(
+      paths,
+      { source: { type: 'paths', name, paths }, tags: options.tag ?? [] },
+      {
+        onProgress: (p) => {
+          shown.update(p.bytesRead);
+        },
+      },
+    );
+    shown.done();
+    printBackupResult(cli, options.json, result);
+  });
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** `repo restore SNAPSHOT --target DIR [--force]`: a tree snapshot into a directory. */
+async function restoreTreeCommand(
+  cli: Cli,
+  snapshot: string,
+  target: string,
+  options: RepoOptions & { force: boolean },
+): Promise<void> {
+  const dir = resolve(cli.io.cwd, target);
+  await withRepository(cli, options, async (repository) => {
+    const started = performance.now();
+    const shown = progress(cli, options.json, 'restore');
+    const result = await repository.restoreTree(snapshot, dir, {
+      force: options.force,
+      onProgress: (p) => {
+        shown.update(p.bytesWritten, p.totalBytes);
+      },
+    });
+    shown.done();
+    const durationMs = performance.now() - started;
+    if (options.json) {
+      outJson(cli.io, { ok: true, target: dir, ...result, durationMs });
+      return;
+    }
+    out(
+      cli.io,
+      `✓ restored snapshot ${result.snapshotId.slice(0, 12)} into ${dir}: ` +
+        `${count(result.files, 'file')}, ${count(result.dirs, 'directory', 'directories')}, ` +
+        `${count(result.symlinks, 'symlink')}, ${formatSize(result.bytesWritten)}`,
+    );
+  });
 }
 
 export function registerRepoCommands(program: Command, cli: Cli): void {
@@ -197,49 +330,47 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
     });
 
   withRepoOptions(repo.command('backup'))
-    .description('back up standard input (e.g. a dump piped in) as one snapshot')
-    .argument('[source]', '"-" for standard input', '-')
-    .option('--name <name>', 'source name recorded in the snapshot (e.g. the data store)', 'stdin')
-    .option('--tag <tag...>', 'tags to attach to the snapshot')
+    .description(
+      'back up files and directories, or standard input ("-", e.g. a dump piped in), as one snapshot',
+    )
+    .argument('[sources...]', 'files and directories to back up, or "-" for standard input', ['-'])
+    .option(
+      '--name <name>',
+      'source name recorded in the snapshot (default: "stdin", or the basename of the first path)',
+    )
+    .option(
+      '--tag <tag>',
+      'tag to attach to the snapshot (repeat for several)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .addHelpText(
       'after',
       examples(
         'pg_dump -Fc -Z0 orders | shipshape repo backup --repo /srv/backups/orders --name orders -',
-        'shipshape repo backup --repo local --tag nightly - < dump.sql',
-      ),
+        'shipshape repo backup --repo local --tag nightly --tag pre-release - < dump.sql',
+        'shipshape repo backup --repo local /var/lib/app/uploads /etc/app --tag nightly',
+      ) +
+        '\n\nSymlinks are stored as links, never followed; sockets, FIFOs and devices are skipped.',
     )
-    .action(async (source: string, options: RepoOptions & { name: string; tag?: string[] }) => {
-      if (source !== '-') {
-        throw ShipError.usage(
-          'SHIP_CLI_BAD_FLAG',
-          `cannot back up "${source}": give "-" and pipe the data in`,
-          {
-            hint: 'e.g. shipshape repo backup --repo R - < file',
-          },
-        );
+    .action(async (sources: string[], options: RepoOptions & { name?: string; tag?: string[] }) => {
+      if (sources.length !== 1 || sources[0] !== '-') {
+        await backupPathsCommand(cli, sources, options);
+        return;
       }
       await withRepository(cli, options, async (repository) => {
-        const draw = progressLine(cli, options.json);
+        const shown = progress(cli, options.json, 'backup');
         const result = await repository.backupStream(
           process.stdin,
-          { source: { type: 'stream', name: options.name }, tags: options.tag ?? [] },
+          { source: { type: 'stream', name: options.name ?? 'stdin' }, tags: options.tag ?? [] },
           {
             onProgress: (p) => {
-              draw(p.bytesRead);
+              shown.update(p.bytesRead);
             },
           },
         );
-        if (showProgress(cli.io, options.json)) err(cli.io, '');
-        if (options.json) {
-          outJson(cli.io, { ok: true, ...result });
-          return;
-        }
-        out(cli.io, `✓ snapshot ${result.snapshotId.slice(0, 12)} saved`);
-        out(
-          cli.io,
-          `  ${formatSize(result.bytesRead)} read, ${formatSize(result.bytesNew)} new, ${formatSize(result.bytesStored)} stored; ` +
-            `${result.newChunks}/${result.chunks} chunks new, ${(result.durationMs / 1000).toFixed(1)} s`,
-        );
+        shown.done();
+        printBackupResult(cli, options.json, result);
       });
     });
 
@@ -283,36 +414,169 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
 
   withRepoOptions(repo.command('restore'))
     .description(
-      'restore a snapshot of a stream to standard output; every chunk is verified as it is written',
+      'restore a snapshot: a stream to standard output, a tree into a directory; every chunk is verified as it is written',
     )
     .argument('<snapshot>', 'snapshot id (or a unique prefix), or "latest"')
     .option('--stdout', 'write the restored stream to standard output', false)
+    .option('--target <dir>', 'restore a tree snapshot into this directory (new or empty)')
+    .option('--force', 'with --target: restore into a non-empty directory', false)
     .addHelpText(
       'after',
       examples(
         'shipshape repo restore latest --repo local --stdout | pg_restore -d orders_restored',
         'shipshape repo restore 3f2a9c --repo /srv/b --stdout > dump.sql',
+        'shipshape repo restore latest --repo local --target /srv/restore/uploads',
       ) +
-        '\n\nExit codes: 0 ok · 11 corrupt data (nothing wrong is written silently) · 12 wrong key',
+        '\n\nExit codes: 0 ok · 2 target not empty (pass --force) · 11 corrupt data (nothing wrong is written silently) · 12 wrong key',
     )
-    .action(async (snapshot: string, options: RepoOptions & { stdout: boolean }) => {
-      if (!options.stdout) {
-        throw ShipError.usage('SHIP_CLI_BAD_FLAG', 'say where to restore to: --stdout', {
-          hint: 'e.g. shipshape repo restore latest --repo R --stdout > dump',
+    .action(
+      async (
+        snapshot: string,
+        options: RepoOptions & { stdout: boolean; target?: string; force: boolean },
+      ) => {
+        if (options.target !== undefined) {
+          if (options.stdout) {
+            throw ShipError.usage(
+              'SHIP_CLI_BAD_FLAG',
+              'give either --stdout or --target, not both',
+              {
+                hint: '--stdout restores a stream snapshot, --target DIR a tree snapshot',
+              },
+            );
+          }
+          await restoreTreeCommand(cli, snapshot, options.target, options);
+          return;
+        }
+        if (!options.stdout) {
+          throw ShipError.usage(
+            'SHIP_CLI_BAD_FLAG',
+            'say where to restore to: --stdout (a stream) or --target DIR (a tree)',
+            {
+              hint: 'e.g. shipshape repo restore latest --repo R --stdout > dump, or --target ./restored',
+            },
+          );
+        }
+        await withRepository(cli, options, async (repository) => {
+          const shown = progress(cli, false, 'restore');
+          const result = await repository.restoreStream(snapshot, process.stdout, {
+            end: false,
+            onProgress: (p) => {
+              shown.update(p.bytesWritten, p.totalBytes);
+            },
+          });
+          shown.done();
+          err(
+            cli.io,
+            `✓ restored ${formatSize(result.bytesWritten)} from snapshot ${result.snapshotId.slice(0, 12)}`,
+          );
         });
+      },
+    );
+
+  withRepoOptions(repo.command('check'))
+    .description(
+      'check the repository: structure always; every byte of every pack with --read-data. Names each damaged object and the snapshots it affects',
+    )
+    .option('--read-data', 'read every pack whole and authenticate every blob', false)
+    .option(
+      '--read-data-subset <percent>',
+      'read only this percentage of the packs, picked at random (e.g. 10)',
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'shipshape repo check --repo local',
+        'shipshape repo check --repo /srv/b --read-data',
+        'shipshape repo check --repo local --read-data-subset 10 --json',
+      ) + '\n\nExit codes: 0 no problems · 11 problems found (each listed) · 12 wrong key',
+    )
+    .action(async (options: RepoOptions & { readData: boolean; readDataSubset?: string }) => {
+      const subset =
+        options.readDataSubset === undefined
+          ? undefined
+          : Number(options.readDataSubset.replace(/%$/, ''));
+      if (subset !== undefined && !(subset > 0 && subset <= 100)) {
+        throw ShipError.usage(
+          'SHIP_CLI_BAD_FLAG',
+          `--read-data-subset ${options.readDataSubset ?? ''} is not a percentage in (0, 100]`,
+          { hint: 'e.g. --read-data-subset 10 reads a random tenth of the packs' },
+        );
       }
-      await withRepository(cli, options, async (repository) => {
-        const draw = progressLine(cli, true);
-        const result = await repository.restoreStream(snapshot, process.stdout, {
-          end: false,
+      await withRepository(cli, options, async (repository, location) => {
+        const live = showProgress(cli.io, options.json);
+        const report = await repository.check({
+          readData: options.readData,
+          ...(subset === undefined ? {} : { readDataSubset: subset }),
           onProgress: (p) => {
-            draw(p.bytesWritten, p.totalBytes);
+            if (live) cli.io.stderr.write(`\r… checking ${p.phase} ${p.done}/${p.total}   `);
           },
         });
-        if (showProgress(cli.io, false)) err(cli.io, '');
-        err(
+        if (live) err(cli.io, '');
+        cli.exitCode = report.ok ? ExitCode.ok : ExitCode.repoCorrupt;
+        if (options.json) {
+          outJson(cli.io, report);
+          return;
+        }
+        const many = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+        const counts = `${many(report.packs.total, 'pack')} (${report.packs.read} read), ${many(report.blobs.total, 'blob')}, ${many(report.snapshots.total, 'snapshot')}`;
+        if (report.ok) {
+          out(cli.io, `✓ ${location}: no problems (${report.mode}; ${counts})`);
+        } else {
+          const n = report.problems.length;
+          out(
+            cli.io,
+            `✗ ${location}: ${n} problem${n === 1 ? '' : 's'} (${report.mode}; ${counts})`,
+          );
+          for (const problem of report.problems) {
+            out(cli.io, `  ${problem.object}  [${problem.code}]  ${problem.message}`);
+          }
+          if (report.snapshots.damaged.length > 0) {
+            out(cli.io, `affected snapshots (${report.snapshots.damaged.length}):`);
+            for (const snapshot of report.snapshots.damaged) {
+              out(cli.io, `  ${snapshot.id.slice(0, 12)}  ${snapshot.reasons.join('; ')}`);
+            }
+          } else {
+            out(cli.io, 'no snapshot is affected');
+          }
+        }
+        if (report.packs.unindexed.length > 0) {
+          out(
+            cli.io,
+            `note: ${report.packs.unindexed.length} pack(s) are in no index (left by an interrupted backup, or listed by a damaged index file)`,
+          );
+        }
+      });
+    });
+
+  withRepoOptions(repo.command('stats'))
+    .description('sizes of the repository: logical, unique and stored bytes, dedup and compression')
+    .addHelpText(
+      'after',
+      examples('shipshape repo stats --repo local', 'shipshape repo stats --repo local --json'),
+    )
+    .action(async (options: RepoOptions) => {
+      await withRepository(cli, options, async (repository) => {
+        const stats = await repository.stats();
+        if (options.json) {
+          outJson(cli.io, stats);
+          return;
+        }
+        const rows: { name: string; value: string }[] = [
+          { name: 'snapshots', value: String(stats.snapshots) },
+          { name: 'logical size', value: formatSize(stats.logicalBytes) },
+          { name: 'unique size', value: formatSize(stats.uniqueBytes) },
+          { name: 'stored size', value: formatSize(stats.storedBytes) },
+          { name: 'dedup ratio', value: `${stats.dedupRatio.toFixed(2)}×` },
+          { name: 'compression ratio', value: `${stats.compressionRatio.toFixed(2)}×` },
+          { name: 'chunks', value: String(stats.chunks) },
+          { name: 'packs', value: String(stats.packs) },
+        ];
+        out(
           cli.io,
-          `✓ restored ${formatSize(result.bytesWritten)} from snapshot ${result.snapshotId.slice(0, 12)}`,
+          renderTable(rows, [
+            { header: 'STAT', value: (r) => r.name },
+            { header: 'VALUE', value: (r) => r.value, align: 'right' },
+          ]),
         );
       });
     });
