@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
@@ -399,7 +400,11 @@ export class Ledger {
     }.call(this);
 
     if (typeof out !== 'string') {
-      await pipeline(Readable.from(lines), out, { end: false });
+      // Written by hand rather than with pipeline({ end: false }), which leaves its listeners on
+      // a long-lived destination (a server response or stdout used for several exports).
+      for await (const line of lines) {
+        if (!out.write(line)) await once(out, 'drain');
+      }
       return summary;
     }
     const temporary = `${out}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`;
