@@ -21,3 +21,12 @@ export {
   type FsFailpoint,
 } from './fs.js';
 export { checkFileType, checkObjectName, checkRange } from './names.js';
+export {
+  S3_AWS_CAPABILITIES,
+  S3_COMPATIBLE_CAPABILITIES,
+  S3_MIN_PART_BYTES,
+  S3Backend,
+  openS3Backend,
+  type S3BackendOptions,
+  type S3Credentials,
+} from './s3.js';
