@@ -7,3 +7,4 @@ export * from './repository.js';
 export * from './tree/index.js';
 export * from './check.js';
 export * from './stats.js';
+export * from './lock.js';
