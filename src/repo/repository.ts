@@ -6,7 +6,7 @@ import { finished } from 'node:stream/promises';
 
 import { ExitCode, ShipError, VERSION, isShipError } from '../core/index.js';
 import { FileType, type Backend } from './backend/index.js';
-import { chunkStream, type ChunkerParams } from './chunker/index.js';
+import type { ChunkerParams } from './chunker/index.js';
 import { CompressPool } from './compress/index.js';
 import {
   chunkId,
@@ -17,7 +17,6 @@ import {
   openKeyFile,
   parseKeyFileText,
   repoCorrupt,
-  sealBlob,
   serializeKeyFile,
   type BlobType,
   type Password,
@@ -26,11 +25,8 @@ import {
 } from './crypto/index.js';
 import type { MasterIndex } from './format/index.js';
 import {
-  MAX_CONTENT_LIST_IDS,
-  PackWriter,
   configChunkerParams,
   decodeContentList,
-  encodeContentList,
   listSnapshots,
   loadMasterIndex,
   newRepositoryConfig,
@@ -39,7 +35,6 @@ import {
   resolveSnapshotRef,
   serializeConfig,
   writeIndexFiles,
-  writePack,
   writeSnapshot,
   type ConsistentPoint,
   type IndexFilePack,
@@ -143,11 +138,6 @@ export interface RestoreOptions {
   onProgress?: (progress: RestoreProgress) => void;
   /** End `out` when done and wait for it to finish (false for process.stdout). @default true */
   end?: boolean;
-}
-
-interface SealedBlob {
-  id: string;
-  sealed: Buffer;
 }
 
 /**
@@ -390,84 +380,22 @@ export class Repository {
     options: { onProgress?: (progress: BackupProgress) => void } = {},
   ): Promise<BackupResult> {
     const started = performance.now();
-    const index = await this.#loadIndex();
-    const pool = this.#compressPool();
     const key = this.#keys.encryption;
-    const writer = new PackWriter(key, this.#packOptions());
-    const inFlight = new Set<string>();
-    const window: Promise<SealedBlob>[] = [];
-    const maxWindow = Math.max(2, pool.size * 2);
-    const lists: string[] = [];
-    let listIds: string[] = [];
-    const progress: BackupProgress = {
-      bytesRead: 0,
-      bytesNew: 0,
-      bytesStored: 0,
-      chunks: 0,
-      newChunks: 0,
-    };
-
-    const known = (id: string, type: BlobType) =>
-      index.has(id, type) || writer.has(id, type) || (type === 'data' && inFlight.has(id));
-    const flushPack = async () => {
-      if (writer.count === 0) return;
-      const pack = writer.finish();
-      await writePack(this.backend, pack);
-      progress.bytesStored += pack.size;
-      this.#unindexed.push({ pack: pack.id, entries: pack.entries });
-      for (const entry of pack.entries) index.add(pack.id, entry);
-    };
-    const place = async (blob: SealedBlob) => {
-      writer.add(blob.id, blob.sealed);
-      inFlight.delete(blob.id);
-      if (writer.full) await flushPack();
-    };
-    const emitList = async () => {
-      const plaintext = encodeContentList(listIds);
-      listIds = [];
-      const id = chunkId(this.#keys.chunkId, plaintext);
-      lists.push(id);
-      if (known(id, 'tree')) return;
-      await place({ id, sealed: sealBlob(key, { type: 'tree', compressed: false }, plaintext) });
-    };
-
+    // The same pipeline as tree backups: chunk → id → dedup → compress + seal on the
+    // workers → pack. A stream is one content, always as content lists.
+    const sink = new BlobSink(await this.#blobContext(), options.onProgress);
+    let lists: string[];
     try {
-      for await (const chunk of chunkStream(
-        source,
-        configChunkerParams(this.config),
-        this.#keys.chunker,
-      )) {
-        const id = chunkId(this.#keys.chunkId, chunk);
-        progress.bytesRead += chunk.length;
-        progress.chunks++;
-        listIds.push(id);
-        if (!known(id, 'data')) {
-          progress.newChunks++;
-          progress.bytesNew += chunk.length;
-          inFlight.add(id);
-          const task = pool.compress(chunk).then(({ data, compressed }) => ({
-            id,
-            sealed: compressed
-              ? sealBlob(key, { type: 'data', compressed: true, length: chunk.length }, data)
-              : sealBlob(key, { type: 'data', compressed: false }, data),
-          }));
-          // Handled when awaited below; this only stops an early failure counting as unhandled.
-          task.catch(() => undefined);
-          window.push(task);
-          while (window.length >= maxWindow) await place(await (window.shift() as typeof task));
-        }
-        if (listIds.length === MAX_CONTENT_LIST_IDS) await emitList();
-        options.onProgress?.({ ...progress });
-      }
-      while (window.length > 0) await place(await (window.shift() as Promise<SealedBlob>));
-      if (listIds.length > 0) await emitList();
-      await flushPack();
+      const stored = await sink.storeContent(source, { inline: false });
+      lists = 'lists' in stored ? stored.lists : [];
+      await sink.finish();
     } catch (error) {
-      await Promise.allSettled(window);
+      await sink.abort();
       // Index what is already in packs so the work is not lost; the source's error wins.
       await this.#writePendingIndex().catch(() => undefined);
       throw error;
     }
+    const progress = sink.progress;
     // Packs are durable; now the index that points into them, then the snapshot.
     progress.bytesStored += await this.#writePendingIndex();
     const user = currentUser();
@@ -747,6 +675,7 @@ export class Repository {
   #compressPool(): CompressPool {
     this.#pool ??= new CompressPool({
       level: this.config.compression.level,
+      sealKeys: { encryption: this.#keys.encryption, chunkId: this.#keys.chunkId },
       ...(this.#options.workers === undefined ? {} : { workers: this.#options.workers }),
     });
     return this.#pool;

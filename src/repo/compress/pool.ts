@@ -2,6 +2,16 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import { ShipError } from '../../core/index.js';
+import {
+  BLOB_FLAGS,
+  BLOB_FORMAT_VERSION,
+  BLOB_HEADER_BYTES,
+  BLOB_MAGIC,
+  BLOB_NONCE_BYTES,
+  BLOB_TAG_BYTES,
+  BLOB_TYPES,
+  type BlobType,
+} from '../crypto/index.js';
 
 import { workerSource } from './worker-source.js';
 import {
@@ -32,16 +42,42 @@ export interface CompressPoolOptions {
   maxQueued?: number;
   /** Cap on one decompressed payload. @default DEFAULT_MAX_DECOMPRESSED_BYTES (256 MiB) */
   maxDecompressedBytes?: number;
+  /**
+   * Keys for {@link CompressPool.seal}: handed to each worker once, when it starts (in
+   * `workerData`), never with a job. Without them `seal` throws.
+   */
+  sealKeys?: SealKeys;
+}
+
+/** The sub-keys a pool's workers need to id and seal blobs. */
+export interface SealKeys {
+  /** AES-256-GCM key (32 bytes). */
+  readonly encryption: Uint8Array;
+  /** HMAC-SHA-256 chunk-id key (32 bytes). */
+  readonly chunkId: Uint8Array;
+}
+
+/** A blob sealed by a worker: `sealBlob`'s exact output, and the plaintext's chunk id if asked. */
+export interface SealedResult {
+  sealed: Buffer;
+  /** HMAC-SHA-256 hex of the plaintext (only when `withId` was set). */
+  id: string | undefined;
 }
 
 type JobRequest =
   | { op: 'compress'; data: Uint8Array; level: number }
-  | { op: 'decompress'; data: Uint8Array; expectedLength: number };
+  | { op: 'decompress'; data: Uint8Array; expectedLength: number }
+  | { op: 'seal'; data: Uint8Array; level: number; blobType: number; withId: boolean };
+
+interface JobResult {
+  data: Uint8Array | null;
+  chunkId: string | undefined;
+}
 
 interface Job {
   id: number;
   request: JobRequest;
-  resolve: (data: Uint8Array | null) => void;
+  resolve: (result: JobResult) => void;
   reject: (error: Error) => void;
   /** Builds the error for a frame the worker found corrupt. */
   corrupt: (message: string) => Error;
@@ -53,7 +89,16 @@ interface Slot {
 }
 
 type WorkerReply =
-  | { id: number; ok: true; data: Uint8Array | null; input: ArrayBuffer }
+  | {
+      id: number;
+      ok: true;
+      data: Uint8Array | null;
+      input: ArrayBuffer;
+      /** `seal` only: the blob's header and nonce, and its GCM tag, to join around `data`. */
+      head?: Uint8Array;
+      tag?: Uint8Array;
+      chunkId?: string;
+    }
   | { id: number; ok: false; kind: 'corrupt' | 'internal'; message: string };
 
 /**
@@ -91,6 +136,7 @@ export class CompressPool {
   #nextId = 1;
   #closed = false;
   readonly #source: string;
+  readonly #sealKeys: SealKeys | undefined;
 
   constructor(options: CompressPoolOptions = {}) {
     this.size = options.workers ?? Math.min(availableParallelism(), MAX_DEFAULT_WORKERS);
@@ -107,7 +153,16 @@ export class CompressPool {
       throw new Error(`maxQueued must be a non-negative integer, got ${this.maxQueued}`);
     }
     this.maxDecompressedBytes = options.maxDecompressedBytes;
-    this.#source = workerSource(zstdBindingPath);
+    this.#sealKeys = options.sealKeys;
+    this.#source = workerSource(zstdBindingPath, {
+      magic: BLOB_MAGIC,
+      version: BLOB_FORMAT_VERSION,
+      compressedFlag: BLOB_FLAGS.compressed,
+      headerBytes: BLOB_HEADER_BYTES,
+      nonceBytes: BLOB_NONCE_BYTES,
+      tagBytes: BLOB_TAG_BYTES,
+      minCompress: MIN_COMPRESS_BYTES,
+    });
   }
 
   /** Jobs running or waiting for a worker. */
@@ -127,7 +182,7 @@ export class CompressPool {
       this.#assertOpen();
       return { data: input, compressed: false };
     }
-    const out = await this.#run(
+    const { data: out } = await this.#run(
       { op: 'compress', data: input, level: this.level },
       () =>
         // Unreachable: the worker never reports a compress job as corrupt.
@@ -136,6 +191,35 @@ export class CompressPool {
     return out === null
       ? { data: input, compressed: false }
       : { data: toBuffer(out), compressed: true };
+  }
+
+  /**
+   * Seals `data` as a blob of `type` on a worker: zstd at the pool's level when the frame is
+   * strictly smaller (and the input at least `MIN_COMPRESS_BYTES`), then AES-256-GCM with the
+   * header as associated data: byte for byte the format of `sealBlob`, with a fresh nonce.
+   * With `withId`, the worker also computes the plaintext's chunk id (HMAC-SHA-256), so the
+   * caller's thread does neither hash nor cipher. Needs `sealKeys`; `data` is copied.
+   */
+  async seal(
+    data: Uint8Array,
+    type: BlobType,
+    options: { withId?: boolean } = {},
+  ): Promise<SealedResult> {
+    if (this.#sealKeys === undefined) {
+      throw new Error('this compression pool was created without sealKeys');
+    }
+    const { data: sealed, chunkId } = await this.#run(
+      {
+        op: 'seal',
+        data,
+        level: this.level,
+        blobType: BLOB_TYPES[type],
+        withId: options.withId ?? false,
+      },
+      () => new Error('seal job reported a corrupt frame'),
+    );
+    if (sealed === null) throw new Error('seal job returned no data');
+    return { sealed: toBuffer(sealed), id: chunkId };
   }
 
   /**
@@ -151,7 +235,7 @@ export class CompressPool {
   ): Promise<Buffer> {
     const what = options.what ?? 'compressed payload';
     checkExpectedLength(what, expectedLength, options.maxBytes ?? this.maxDecompressedBytes);
-    const out = await this.#run({ op: 'decompress', data, expectedLength }, (message) =>
+    const { data: out } = await this.#run({ op: 'decompress', data, expectedLength }, (message) =>
       corruptFrame(what, expectedLength, new Error(message)),
     );
     if (out === null) throw new Error('decompress job returned no data');
@@ -176,7 +260,7 @@ export class CompressPool {
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
-  async #run(request: JobRequest, corrupt: (message: string) => Error): Promise<Uint8Array | null> {
+  async #run(request: JobRequest, corrupt: (message: string) => Error): Promise<JobResult> {
     this.#assertOpen();
     await this.#admit();
     if (this.#closed) {
@@ -191,9 +275,9 @@ export class CompressPool {
         // caller's view would copy its whole backing ArrayBuffer (a 16 MiB read buffer for a
         // 1 MiB chunk), and transferring the caller's buffer would detach it.
         request: { ...request, data: this.#copy(request.data) },
-        resolve: (data) => {
+        resolve: (result) => {
           this.#release();
-          resolve(data);
+          resolve(result);
         },
         reject: (error) => {
           this.#release();
@@ -255,7 +339,19 @@ export class CompressPool {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(this.#source, { eval: true });
+    const worker = new Worker(this.#source, {
+      eval: true,
+      ...(this.#sealKeys === undefined
+        ? {}
+        : {
+            workerData: {
+              keys: {
+                encryption: Uint8Array.from(this.#sealKeys.encryption),
+                chunkId: Uint8Array.from(this.#sealKeys.chunkId),
+              },
+            },
+          }),
+    });
     const slot: Slot = { worker, job: undefined };
     this.#slots.push(slot);
     worker.unref();
@@ -266,7 +362,7 @@ export class CompressPool {
       worker.unref();
       if (reply.ok) {
         this.#keepSpare(reply.input);
-        job.resolve(reply.data);
+        job.resolve({ data: joinSealed(reply), chunkId: reply.chunkId });
       } else if (reply.kind === 'corrupt') job.reject(job.corrupt(reply.message));
       else job.reject(new Error(`compression worker failed: ${reply.message}`));
       this.#dispatch();
@@ -297,6 +393,13 @@ export class CompressPool {
 
 function closedError(): Error {
   return new Error('the compression pool is closed');
+}
+
+/** A seal reply's blob, `head || data || tag`; any other reply's data as it is. */
+function joinSealed(reply: { data: Uint8Array | null; head?: Uint8Array; tag?: Uint8Array }) {
+  const { data, head, tag } = reply;
+  if (data === null || head === undefined || tag === undefined) return data;
+  return Buffer.concat([head, data, tag], head.length + data.length + tag.length);
 }
 
 function toBuffer(data: Uint8Array): Buffer {
