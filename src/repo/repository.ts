@@ -56,6 +56,7 @@ import {
 
 import { checkRepository, type CheckOptions, type CheckReport } from './check.js';
 import { repositoryStats, type RepositoryStats } from './stats.js';
+import { acquireLock, listLocks, removeStaleLocks, type LockInfo } from './lock.js';
 
 /** Options for opening a repository handle. */
 export interface RepositoryOptions {
@@ -353,14 +354,43 @@ export class Repository {
    */
   check(options: CheckOptions = {}): Promise<CheckReport> {
     const pool = this.#compressPool();
-    return checkRepository(
-      {
-        backend: this.backend,
-        keys: this.#keys,
-        decompress: (data, length, what) => pool.decompress(data, length, { what }),
-      },
-      options,
+    return this.#locked('check', () =>
+      checkRepository(
+        {
+          backend: this.backend,
+          keys: this.#keys,
+          decompress: (data, length, what) => pool.decompress(data, length, { what }),
+        },
+        options,
+      ),
     );
+  }
+
+  /** Locks in the repository (see lock.ts), with whether each looks stale and why. */
+  locks(): Promise<LockInfo[]> {
+    return listLocks(this.backend, this.#keys.encryption);
+  }
+
+  /** Removes stale locks (expired, or of a dead process on this host); all with `force`. */
+  unlock(options: { force?: boolean } = {}): Promise<LockInfo[]> {
+    return removeStaleLocks(this.backend, this.#keys.encryption, options);
+  }
+
+  /**
+   * Runs `fn` under a shared lock: backups, restores and checks run side by side, and never
+   * while prune holds the exclusive lock. A held or stale lock in the way is an error
+   * (`SHIP_REPO_LOCKED` / `SHIP_REPO_LOCK_STALE`, exit 13), never a silent skip.
+   */
+  async #locked<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const lock = await acquireLock(this.backend, this.#keys.encryption, {
+      kind: 'shared',
+      operation,
+    });
+    try {
+      return await fn();
+    } finally {
+      await lock.release();
+    }
   }
 
   /** Snapshot count, logical / unique / stored bytes and the dedup and compression ratios. */
@@ -374,10 +404,18 @@ export class Repository {
    * last pack, then the index files, then the snapshot: each step only ever references
    * objects already durable, so a crash leaves at worst unreferenced packs.
    */
-  async backupStream(
+  backupStream(
     source: AsyncIterable<Uint8Array>,
     meta: BackupMeta,
     options: { onProgress?: (progress: BackupProgress) => void } = {},
+  ): Promise<BackupResult> {
+    return this.#locked('backup', () => this.#backupStream(source, meta, options));
+  }
+
+  async #backupStream(
+    source: AsyncIterable<Uint8Array>,
+    meta: BackupMeta,
+    options: { onProgress?: (progress: BackupProgress) => void },
   ): Promise<BackupResult> {
     const started = performance.now();
     const key = this.#keys.encryption;
@@ -437,10 +475,18 @@ export class Repository {
    * missing blob or a short result aborts with `SHIP_REPO_CORRUPT` naming the snapshot and the
    * chunk, and no wrong byte is written. Reads ahead a bounded window of chunks.
    */
-  async restoreStream(
+  restoreStream(
     snapshotRef: string,
     out: Writable,
     options: RestoreOptions = {},
+  ): Promise<{ snapshotId: string; bytesWritten: number }> {
+    return this.#locked('restore', () => this.#restoreStream(snapshotRef, out, options));
+  }
+
+  async #restoreStream(
+    snapshotRef: string,
+    out: Writable,
+    options: RestoreOptions,
   ): Promise<{ snapshotId: string; bytesWritten: number }> {
     const snapshot = await this.resolveSnapshot(snapshotRef);
     const content = snapshot.manifest.content;
@@ -545,10 +591,18 @@ export class Repository {
    * cannot be read fails the backup (`SHIP_REPO_SOURCE_UNREADABLE`, exit 3) and no snapshot
    * is written. Same write order (packs, index files, manifest) as `backupStream`.
    */
-  async backupTree(
+  backupTree(
     paths: readonly string[],
     meta: BackupMeta,
     options: { onProgress?: (progress: BackupProgress) => void } = {},
+  ): Promise<BackupResult> {
+    return this.#locked('backup', () => this.#backupTree(paths, meta, options));
+  }
+
+  async #backupTree(
+    paths: readonly string[],
+    meta: BackupMeta,
+    options: { onProgress?: (progress: BackupProgress) => void },
   ): Promise<BackupResult> {
     const started = performance.now();
     const sink = new BlobSink(await this.#blobContext(), options.onProgress);
@@ -602,10 +656,18 @@ export class Repository {
    * and a stream snapshot (`SHIP_REPO_NOT_A_TREE`, exit 2). Every chunk is verified before it
    * is written; damage aborts with `SHIP_REPO_CORRUPT` (exit 11).
    */
-  async restoreTree(
+  restoreTree(
     snapshotRef: string,
     targetDir: string,
     options: { force?: boolean; onProgress?: (progress: TreeRestoreProgress) => void } = {},
+  ): Promise<TreeRestoreStats & { snapshotId: string }> {
+    return this.#locked('restore', () => this.#restoreTree(snapshotRef, targetDir, options));
+  }
+
+  async #restoreTree(
+    snapshotRef: string,
+    targetDir: string,
+    options: { force?: boolean; onProgress?: (progress: TreeRestoreProgress) => void },
   ): Promise<TreeRestoreStats & { snapshotId: string }> {
     const snapshot = await this.resolveSnapshot(snapshotRef);
     const content = snapshot.manifest.content;

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ExitCode, ShipError, formatSize } from '../../core/index.js';
 import {
   Repository,
+  describeLock,
   openFsBackend,
   type BackupResult,
   type StoredSnapshot,
@@ -578,6 +579,37 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
             { header: 'VALUE', value: (r) => r.value, align: 'right' },
           ]),
         );
+      });
+    });
+
+  withRepoOptions(repo.command('unlock'))
+    .description(
+      'remove stale locks (expired, or left by a dead process on this host); --force removes all',
+    )
+    .option(
+      '--force',
+      'remove every lock, even live ones (only when you know no process uses the repository)',
+      false,
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'shipshape repo unlock --repo local',
+        'shipshape repo unlock --repo local --force --json',
+      ) +
+        '\n\nA stale lock blocks backups with exit 13 (SHIP_REPO_LOCK_STALE) until it is removed.',
+    )
+    .action(async (options: RepoOptions & { force: boolean }) => {
+      await withRepository(cli, options, async (repository) => {
+        const removed = await repository.unlock({ force: options.force });
+        const remaining = await repository.locks();
+        if (options.json) {
+          outJson(cli.io, { ok: true, removed, remaining });
+          return;
+        }
+        out(cli.io, `✓ removed ${removed.length} lock${removed.length === 1 ? '' : 's'}`);
+        for (const lock of removed) out(cli.io, `  - ${describeLock(lock)}`);
+        for (const lock of remaining) out(cli.io, `  kept (live): ${describeLock(lock)}`);
       });
     });
 
