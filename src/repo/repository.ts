@@ -41,6 +41,7 @@ import {
   type RepositoryConfig,
   type SnapshotFilter,
   type SnapshotSource,
+  type SnapshotManifest,
   type StoredSnapshot,
 } from './format/index.js';
 import {
@@ -366,6 +367,50 @@ export class Repository {
     );
   }
 
+  /**
+   * Finishes a backup whose packs are durable: writes the index files that point into them, then
+   * the snapshot manifest (in that order, so a snapshot only references durable data).
+   */
+  async #commitSnapshot(
+    sink: BlobSink,
+    meta: BackupMeta,
+    content: SnapshotManifest['content'],
+    started: number,
+  ): Promise<BackupResult> {
+    const progress = sink.progress;
+    progress.bytesStored += await this.#writePendingIndex();
+    const snapshotId = await writeSnapshot(this.backend, this.#keys.encryption, {
+      version: 1,
+      id: randomBytes(32).toString('hex'),
+      time: new Date().toISOString(),
+      host: hostname(),
+      user: currentUser(),
+      source: meta.source,
+      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
+      sizes: {
+        logicalBytes: progress.bytesRead,
+        newBytes: progress.bytesNew,
+        storedBytes: progress.bytesStored,
+        chunks: progress.chunks,
+        newChunks: progress.newChunks,
+      },
+      toolVersions: { shipshape: VERSION, node: process.versions.node, ...meta.toolVersions },
+      ...(meta.fingerprints === undefined ? {} : { fingerprints: meta.fingerprints }),
+      tags: meta.tags ?? [],
+      content,
+    });
+    return {
+      snapshotId,
+      bytesRead: progress.bytesRead,
+      bytesNew: progress.bytesNew,
+      bytesStored: progress.bytesStored,
+      chunks: progress.chunks,
+      newChunks: progress.newChunks,
+      durationMs: performance.now() - started,
+      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
+    };
+  }
+
   /** Locks in the repository (see lock.ts), with whether each looks stale and why. */
   locks(): Promise<LockInfo[]> {
     return listLocks(this.backend, this.#keys.encryption);
@@ -418,7 +463,6 @@ export class Repository {
     options: { onProgress?: (progress: BackupProgress) => void },
   ): Promise<BackupResult> {
     const started = performance.now();
-    const key = this.#keys.encryption;
     // The same pipeline as tree backups: chunk → id → dedup → compress + seal on the
     // workers → pack. A stream is one content, always as content lists.
     const sink = new BlobSink(await this.#blobContext(), options.onProgress);
@@ -433,40 +477,12 @@ export class Repository {
       await this.#writePendingIndex().catch(() => undefined);
       throw error;
     }
-    const progress = sink.progress;
-    // Packs are durable; now the index that points into them, then the snapshot.
-    progress.bytesStored += await this.#writePendingIndex();
-    const user = currentUser();
-    const snapshotId = await writeSnapshot(this.backend, key, {
-      version: 1,
-      id: randomBytes(32).toString('hex'),
-      time: new Date().toISOString(),
-      host: hostname(),
-      user,
-      source: meta.source,
-      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
-      sizes: {
-        logicalBytes: progress.bytesRead,
-        newBytes: progress.bytesNew,
-        storedBytes: progress.bytesStored,
-        chunks: progress.chunks,
-        newChunks: progress.newChunks,
-      },
-      toolVersions: { shipshape: VERSION, node: process.versions.node, ...meta.toolVersions },
-      ...(meta.fingerprints === undefined ? {} : { fingerprints: meta.fingerprints }),
-      tags: meta.tags ?? [],
-      content: { type: 'stream', size: progress.bytesRead, lists },
-    });
-    return {
-      snapshotId,
-      bytesRead: progress.bytesRead,
-      bytesNew: progress.bytesNew,
-      bytesStored: progress.bytesStored,
-      chunks: progress.chunks,
-      newChunks: progress.newChunks,
-      durationMs: performance.now() - started,
-      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
-    };
+    return this.#commitSnapshot(
+      sink,
+      meta,
+      { type: 'stream', size: sink.progress.bytesRead, lists },
+      started,
+    );
   }
 
   /**
@@ -616,38 +632,7 @@ export class Repository {
       await this.#writePendingIndex().catch(() => undefined);
       throw error;
     }
-    const progress = sink.progress;
-    progress.bytesStored += await this.#writePendingIndex();
-    const snapshotId = await writeSnapshot(this.backend, this.#keys.encryption, {
-      version: 1,
-      id: randomBytes(32).toString('hex'),
-      time: new Date().toISOString(),
-      host: hostname(),
-      user: currentUser(),
-      source: meta.source,
-      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
-      sizes: {
-        logicalBytes: progress.bytesRead,
-        newBytes: progress.bytesNew,
-        storedBytes: progress.bytesStored,
-        chunks: progress.chunks,
-        newChunks: progress.newChunks,
-      },
-      toolVersions: { shipshape: VERSION, node: process.versions.node, ...meta.toolVersions },
-      ...(meta.fingerprints === undefined ? {} : { fingerprints: meta.fingerprints }),
-      tags: meta.tags ?? [],
-      content: { type: 'tree', root },
-    });
-    return {
-      snapshotId,
-      bytesRead: progress.bytesRead,
-      bytesNew: progress.bytesNew,
-      bytesStored: progress.bytesStored,
-      chunks: progress.chunks,
-      newChunks: progress.newChunks,
-      durationMs: performance.now() - started,
-      ...(meta.consistentPoint === undefined ? {} : { consistentPoint: meta.consistentPoint }),
-    };
+    return this.#commitSnapshot(sink, meta, { type: 'tree', root }, started);
   }
 
   /**
