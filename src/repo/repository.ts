@@ -9,16 +9,13 @@ import { FileType, type Backend } from './backend/index.js';
 import type { ChunkerParams } from './chunker/index.js';
 import { CompressPool } from './compress/index.js';
 import {
-  chunkId,
   createKeyFile,
   deriveSubkeys,
   generateMasterKey,
-  openBlob,
   openKeyFile,
   parseKeyFileText,
   repoCorrupt,
   serializeKeyFile,
-  type BlobType,
   type Password,
   type RepoSubkeys,
   type ScryptParams,
@@ -26,7 +23,6 @@ import {
 import type { MasterIndex } from './format/index.js';
 import {
   configChunkerParams,
-  decodeContentList,
   listSnapshots,
   loadMasterIndex,
   newRepositoryConfig,
@@ -513,78 +509,15 @@ export class Repository {
         { hint: 'restore it into a directory with `repo restore --target DIR`' },
       );
     }
-    const index = await this.#loadIndex();
-    const pool = this.#compressPool();
-    const readAhead = Math.max(2, pool.size * 2);
+    const source = new BlobSource(await this.#blobContext());
     let bytesWritten = 0;
-
-    const readBlob = async (id: string, type: BlobType): Promise<Buffer> => {
-      const where = `snapshot ${snapshot.id}, ${type === 'data' ? 'chunk' : 'content list'} ${id}`;
-      const entry = index.get(id, type);
-      if (entry === undefined) {
-        throw repoCorrupt(where, 'is not in the index (its pack is missing or not indexed)', {
-          hint: 'run `shipshape repo check`; if packs exist that the index misses, rebuild the index',
-        });
+    for await (const data of source.chunks({ lists: content.lists }, `snapshot ${snapshot.id}`)) {
+      if (bytesWritten + data.length > content.size) {
+        throw repoCorrupt(`snapshot ${snapshot.id}`, `content is longer than ${content.size}`);
       }
-      const what = `${where} (pack ${entry.pack} at ${entry.offset})`;
-      let sealed: Buffer;
-      try {
-        sealed = await this.backend.get(FileType.data, entry.pack, {
-          offset: entry.offset,
-          length: entry.length,
-        });
-      } catch (error) {
-        if (isShipError(error) && error.exitCode === ExitCode.repoCorrupt) {
-          throw repoCorrupt(what, error.message, { cause: error });
-        }
-        throw error;
-      }
-      const { header, plaintext } = openBlob(this.#keys.encryption, sealed, type, { what });
-      if (header.length !== entry.plaintextLength) {
-        throw repoCorrupt(
-          what,
-          `is ${header.length} bytes, the index says ${entry.plaintextLength}`,
-        );
-      }
-      const data = header.compressed
-        ? await pool.decompress(plaintext, header.length, { what })
-        : plaintext;
-      if (chunkId(this.#keys.chunkId, data) !== id) {
-        throw repoCorrupt(what, 'content does not match its id');
-      }
-      return data;
-    };
-
-    for (const listId of content.lists) {
-      const ids = decodeContentList(
-        await readBlob(listId, 'tree'),
-        `snapshot ${snapshot.id}, content list ${listId}`,
-      );
-      const window: Promise<Buffer>[] = [];
-      let next = 0;
-      const fill = () => {
-        while (window.length < readAhead && next < ids.length) {
-          const task = readBlob(ids[next++] ?? '', 'data');
-          task.catch(() => undefined);
-          window.push(task);
-        }
-      };
-      try {
-        fill();
-        while (window.length > 0) {
-          const data = await (window.shift() as Promise<Buffer>);
-          fill();
-          if (bytesWritten + data.length > content.size) {
-            throw repoCorrupt(`snapshot ${snapshot.id}`, `content is longer than ${content.size}`);
-          }
-          if (!out.write(data)) await waitDrain(out);
-          bytesWritten += data.length;
-          options.onProgress?.({ bytesWritten, totalBytes: content.size });
-        }
-      } catch (error) {
-        await Promise.allSettled(window);
-        throw error;
-      }
+      if (!out.write(data)) await waitDrain(out);
+      bytesWritten += data.length;
+      options.onProgress?.({ bytesWritten, totalBytes: content.size });
     }
     if (bytesWritten !== content.size) {
       throw repoCorrupt(

@@ -1,23 +1,15 @@
 /**
- * The S3 backend against s3rver, a fake S3 started in-process on a free port over a temp folder.
+ * The S3 backend against s3rver, a fake S3 started by test/helpers/s3rver.ts on a free port.
  * s3rver ignores `If-None-Match` on PUT and has no AbortMultipartUpload, so `conditionalPut` is
  * declared false for it (those conformance tests skip with the reason in their titles) and abort
  * is best effort; docs/repository-format.md says what was validated against what.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
   PutObjectCommand,
-  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,74 +22,29 @@ import {
   openS3Backend,
   type S3BackendOptions,
 } from '../../src/repo/index.js';
+import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
 import { describeBackendConformance } from './backend-conformance.js';
 
-/** s3rver's one built-in account. */
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const CREDENTIALS = S3RVER_CREDENTIALS;
 const BUCKET = 'shipshape-test';
 const MiB = 1024 * 1024;
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/**
- * s3rver runs in a child Node with `--openssl-legacy-provider`: its ListObjectsV2 continuation
- * tokens use DES, which Node 20's OpenSSL 3 refuses otherwise (every truncated listing would
- * fail with HTTP 500, and pagination could not be tested). It prints its address when listening.
- */
-const S3RVER_SCRIPT = `
-const S3rver = require('s3rver');
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: process.argv[1] });
-server.run().then((address) => console.log(JSON.stringify(address)));
-process.on('SIGTERM', () => server.close().then(() => process.exit(0)));
-`;
-
-let server: ChildProcess | undefined;
-let directory = '';
+let s3rver: RunningS3rver | undefined;
 let endpoint = '';
 let counter = 0;
 
 beforeAll(async () => {
-  directory = await mkdtemp(join(tmpdir(), 'shipshape-s3rver-'));
-  const child = spawn(
-    process.execPath,
-    ['--openssl-legacy-provider', '-e', S3RVER_SCRIPT, directory],
-    {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  server = child;
-  const lines = createInterface({ input: child.stdout });
-  const first = await Promise.race([
-    once(lines, 'line').then(([line]) => String(line)),
-    once(child, 'exit').then(([code]) => {
-      throw new Error(`s3rver exited with ${String(code)} before listening`);
-    }),
-  ]);
-  const { port } = JSON.parse(first) as { port: number };
-  endpoint = `http://127.0.0.1:${port}`;
-  const client = rawClient();
-  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  client.destroy();
+  s3rver = await startS3rver([BUCKET]);
+  endpoint = s3rver.endpoint;
 });
 
 afterAll(async () => {
-  if (server !== undefined && server.exitCode === null) {
-    const exited = once(server, 'exit');
-    server.kill('SIGTERM');
-    await exited;
-  }
-  if (directory !== '') await rm(directory, { recursive: true, force: true });
+  await s3rver?.stop();
 });
 
 function rawClient(): S3Client {
-  return new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: CREDENTIALS,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  if (s3rver === undefined) throw new Error('s3rver is not running');
+  return s3rver.client();
 }
 
 /** A backend under a prefix no other test uses. */

@@ -4,14 +4,9 @@
  * and on S3 (s3rver, which lacks conditional puts — the lock protocol does not need them).
  */
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isShipError } from '../../src/core/index.js';
 import {
@@ -23,12 +18,12 @@ import {
   removeStaleLocks,
   type Backend,
 } from '../../src/repo/index.js';
+import { S3RVER_CREDENTIALS, startS3rver, type RunningS3rver } from '../helpers/s3rver.js';
 import { runTogether } from '../helpers/workers.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = 'test/repo/lock-worker.ts';
 const CONTENDERS = 3;
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const CREDENTIALS = S3RVER_CREDENTIALS;
 const BUCKET = 'shipshape-locks';
 
 interface Outcome {
@@ -73,55 +68,17 @@ describe('locks on the fs backend', () => {
   });
 });
 
-/** s3rver in a child Node, as in backend-s3.test.ts (legacy provider for its DES tokens). */
-const S3RVER_SCRIPT = `
-const S3rver = require('s3rver');
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: process.argv[1] });
-server.run().then((address) => console.log(JSON.stringify(address)));
-process.on('SIGTERM', () => server.close().then(() => process.exit(0)));
-`;
-
 describe('locks on the S3 backend (s3rver)', () => {
-  let server: ChildProcess | undefined;
-  let directory = '';
+  let s3rver: RunningS3rver | undefined;
   let endpoint = '';
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'shipshape-lock-s3rver-'));
-    const child = spawn(
-      process.execPath,
-      ['--openssl-legacy-provider', '-e', S3RVER_SCRIPT, directory],
-      {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    server = child;
-    const lines = createInterface({ input: child.stdout });
-    const first = await Promise.race([
-      once(lines, 'line').then(([line]) => String(line)),
-      once(child, 'exit').then(([code]) => {
-        throw new Error(`s3rver exited with ${String(code)} before listening`);
-      }),
-    ]);
-    endpoint = `http://127.0.0.1:${(JSON.parse(first) as { port: number }).port}`;
-    const client = new S3Client({
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: CREDENTIALS,
-    });
-    await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    client.destroy();
+    s3rver = await startS3rver([BUCKET]);
+    endpoint = s3rver.endpoint;
   });
 
   afterAll(async () => {
-    if (server !== undefined && server.exitCode === null) {
-      const exited = once(server, 'exit');
-      server.kill('SIGTERM');
-      await exited;
-    }
-    if (directory !== '') await rm(directory, { recursive: true, force: true });
+    await s3rver?.stop();
   });
 
   async function open(prefix: string): Promise<{ backend: Backend; url: string }> {
