@@ -5,3 +5,4 @@ export * from './duration.js';
 export * from './size.js';
 export * from './suggest.js';
 export * from './version.js';
+export * from './failpoint.js';
