@@ -29,6 +29,7 @@ export const EVENT_TYPES = [
   'break-glass',
   'sign-off',
   'note',
+  'repo-run-failed',
 ] as const;
 export type KnownEventType = (typeof EVENT_TYPES)[number];
 /** A known event type, or a custom one (`x-deploy-freeze`). */

@@ -9,6 +9,7 @@ import {
   openBlob,
   parseKeyFileText,
   repoCorrupt,
+  serializeKeyFile,
   type RepoSubkeys,
 } from './crypto/index.js';
 import {
@@ -18,16 +19,19 @@ import {
   TOC_HEADER_BYTES,
   decodeContentList,
   isHexId,
+  parseConfig,
   readConfig,
   readIndexFile,
   readPackToc,
   readSnapshot,
+  serializeConfig,
   sha256Hex,
   type IndexEntry,
   type PackEntry,
   type SnapshotManifest,
 } from './format/index.js';
 import { decodeTree, type Tree } from './tree/index.js';
+import { markedPacks } from './prune.js';
 
 /** What `repo check` can find wrong, one code per kind of damage. */
 export const CheckProblemCode = {
@@ -93,6 +97,8 @@ export interface CheckReport {
      * file is damaged, these are the packs it listed.
      */
     readonly unindexed: readonly string[];
+    /** Packs in no index that `repo prune` has marked for deletion (not damage either). */
+    readonly marked: readonly string[];
   };
   readonly blobs: {
     /** Blobs the index lists. */
@@ -132,6 +138,8 @@ export interface CheckOptions {
 export interface CheckContext {
   readonly backend: Backend;
   readonly keys: RepoSubkeys;
+  /** The config's id: mark objects of other repositories are ignored. */
+  readonly repositoryId: string;
   /** Decompresses a zstd payload to exactly `length` bytes (`SHIP_REPO_CORRUPT` otherwise). */
   decompress(data: Buffer, length: number, what: string): Promise<Buffer>;
 }
@@ -179,9 +187,19 @@ export async function checkRepository(
     problems.set(`${code} ${object} ${message}`, { code, object, message });
   };
 
-  // Config: the handle parsed it at open; check the stored object still does.
+  // Config: the handle parsed it at open; check the stored object still does, and is byte for
+  // byte what `repo init` wrote (it is not authenticated, so a change that still parses —
+  // whitespace, say — shows only here).
   try {
     await readConfig(backend);
+    const text = (await backend.get(FileType.config, 'config')).toString('utf8');
+    if (serializeConfig(parseConfig(text, backend.location)) !== text) {
+      report(
+        CheckProblemCode.configUnreadable,
+        'config',
+        'config: its bytes differ from how shipshape writes it (whitespace or spelling changed); every field still parses',
+      );
+    }
   } catch (error) {
     report(CheckProblemCode.configUnreadable, 'config', damage(error).message);
   }
@@ -198,6 +216,12 @@ export async function checkRepository(
           CheckProblemCode.keyUnreadable,
           `keys/${name}`,
           `key file ${name}: content does not match its name (a field was changed)`,
+        );
+      } else if (serializeKeyFile(file) !== text) {
+        report(
+          CheckProblemCode.keyUnreadable,
+          `keys/${name}`,
+          `key file ${name}: its bytes differ from how shipshape writes it (whitespace or spelling changed); every field is intact`,
         );
       }
     } catch (error) {
@@ -262,7 +286,10 @@ export async function checkRepository(
       lostPacks.set(pack, 'truncated');
     }
   }
-  const unindexed = [...stored.keys()].filter((pack) => !packFacts.has(pack)).sort();
+  const marks = await markedPacks(ctx);
+  const notIndexed = [...stored.keys()].filter((pack) => !packFacts.has(pack)).sort();
+  const unindexed = notIndexed.filter((pack) => !marks.has(pack));
+  const marked = notIndexed.filter((pack) => marks.has(pack));
   const toRead = readData
     ? pickPacks([...stored.keys()].sort(), subset, options.seed)
     : new Set<string>();
@@ -568,7 +595,7 @@ export async function checkRepository(
       : subset === undefined || subset === 100
         ? 'read-data'
         : 'read-data-subset',
-    packs: { total: stored.size, read: packsRead, unindexed },
+    packs: { total: stored.size, read: packsRead, unindexed, marked },
     blobs: { total: index.size, read: blobsRead },
     snapshots: { total: snapshotNames.length, damaged },
     problems: problemList,

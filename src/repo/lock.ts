@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { z } from 'zod';
 
-import { ExitCode, ShipError, isShipError } from '../core/index.js';
+import { ExitCode, ShipError, failpoint, isShipError, isSimulatedCrash } from '../core/index.js';
 
 import { BackendErrorCode, FileType, type Backend } from './backend/index.js';
 import { openBlob, sealBlob, type BlobType } from './crypto/index.js';
@@ -318,6 +318,7 @@ export async function acquireLock(
     held: false,
   };
   await backend.put(FileType.locks, id, sealLock(key, record));
+  failpoint('lock.written');
 
   const deadline = Date.now() + (options.raceWaitMs ?? 10_000);
   let pause = 20;
@@ -345,10 +346,12 @@ export async function acquireLock(
     // Marks the lock held, so that a racer older by the tie-break stops waiting for it.
     const held: LockRecord = { ...record, held: true };
     await backend.put(FileType.locks, id, sealLock(key, held));
+    failpoint('lock.held');
     return new Held(backend, key, held, ttlMs, env);
   } catch (error) {
-    // Withdraw: a lock left behind by a refused or failed acquire would block others.
-    await backend.remove(FileType.locks, id).catch(() => undefined);
+    // Withdraw: a lock left behind by a refused or failed acquire would block others. (A
+    // crash test's simulated death leaves it, as a real crash would.)
+    if (!isSimulatedCrash(error)) await backend.remove(FileType.locks, id).catch(() => undefined);
     throw error;
   }
 }
@@ -456,6 +459,7 @@ class Held implements HeldLock {
     // Let an in-flight refresh finish first, or it could rewrite the lock after the remove.
     await this.#refreshing?.catch(() => undefined);
     await this.#backend.remove(FileType.locks, this.id);
+    failpoint('lock.removed');
   }
 }
 

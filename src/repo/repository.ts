@@ -23,6 +23,7 @@ import {
 import type { MasterIndex } from './format/index.js';
 import {
   configChunkerParams,
+  findUnindexedPacks,
   listSnapshots,
   loadMasterIndex,
   newRepositoryConfig,
@@ -53,7 +54,18 @@ import {
 
 import { checkRepository, type CheckOptions, type CheckReport } from './check.js';
 import { repositoryStats, type RepositoryStats } from './stats.js';
-import { acquireLock, listLocks, removeStaleLocks, type LockInfo } from './lock.js';
+import { acquireLock, listLocks, removeStaleLocks, type LockInfo, type LockKind } from './lock.js';
+import { markedPacks, prune, type PruneOptions, type PruneResult } from './prune.js';
+import { forgetSnapshots, type ForgetRequest, type ForgetResult } from './forget.js';
+import { repairIndex, type RepairIndexResult } from './repair.js';
+import {
+  KeyRole,
+  appendOnlyReason,
+  appendOnlyRefusal,
+  assertCanDelete,
+  type AppendOnlyReason,
+  type DeleteOperation,
+} from './append-only.js';
 
 /** Options for opening a repository handle. */
 export interface RepositoryOptions {
@@ -66,6 +78,12 @@ export interface RepositoryOptions {
   workers?: number;
   /** scrypt cost of key files this handle creates. @default N=2^17, r=8, p=1 */
   kdf?: ScryptParams;
+  /**
+   * Open for adding only: every delete or rewrite is refused with `SHIP_REPO_APPEND_ONLY`
+   * (see append-only.ts). A handle opened with an append-only key is append-only regardless.
+   * @default false
+   */
+  appendOnly?: boolean;
 }
 
 /** Options for {@link Repository.init}. */
@@ -87,6 +105,8 @@ export interface KeyInfo {
   readonly host?: string;
   readonly user?: string;
   readonly label?: string;
+  /** `full` or `append-only` (absent in the file = full). */
+  readonly role?: KeyRole;
   /** Set when the key file cannot be parsed. */
   readonly problem?: string;
 }
@@ -152,10 +172,15 @@ export class Repository {
   readonly config: RepositoryConfig;
   /** The key file that opened this handle. */
   readonly keyId: string;
+  /** The role of that key file: `append-only` handles refuse deletes. */
+  readonly keyRole: KeyRole;
+  readonly #keyLabel: string | undefined;
   readonly #master: Buffer;
   readonly #keys: RepoSubkeys;
   readonly #options: RepositoryOptions;
   #index: MasterIndex | undefined;
+  /** Names of the index files `#index` was loaded from (and this handle wrote since). */
+  #indexNames = new Set<string>();
   #pool: CompressPool | undefined;
   /**
    * Packs written (durable, and in the in-memory index) whose index files are not written yet.
@@ -169,11 +194,14 @@ export class Repository {
     master: Buffer,
     keyId: string,
     options: RepositoryOptions,
+    key: { role?: KeyRole; label?: string } = {},
   ) {
     this.backend = backend;
     this.config = config;
     this.#master = master;
     this.keyId = keyId;
+    this.keyRole = key.role ?? KeyRole.full;
+    this.#keyLabel = key.label;
     this.#keys = deriveSubkeys(master);
     this.#options = options;
   }
@@ -234,12 +262,18 @@ export class Repository {
     let tried = 0;
     let wrong = 0;
     const damaged: ShipError[] = [];
+    const triedNames: string[] = [];
     for await (const { name } of backend.list(FileType.keys)) {
       tried++;
+      triedNames.push(name);
       try {
         const text = (await backend.get(FileType.keys, name)).toString('utf8');
-        const master = await openKeyFile(parseKeyFileText(text, name), password, { id: name });
-        return new Repository(backend, config, master, name, options);
+        const file = parseKeyFileText(text, name);
+        const master = await openKeyFile(file, password, { id: name });
+        return new Repository(backend, config, master, name, options, {
+          ...(file.role === undefined ? {} : { role: file.role }),
+          ...(file.label === undefined ? {} : { label: file.label }),
+        });
       } catch (error) {
         if (!isShipError(error)) throw error;
         if (error.code === 'SHIP_REPO_WRONG_KEY') wrong++;
@@ -257,7 +291,10 @@ export class Repository {
     throw new ShipError(
       'SHIP_REPO_WRONG_KEY',
       `the password opens none of the ${tried} key file${tried === 1 ? '' : 's'} of ${backend.location}` +
-        (damaged.length > 0 ? ` (${damaged.length} could not be read)` : ''),
+        ` (${namedKeys(triedNames)})` +
+        (damaged.length > 0
+          ? `; ${damaged.length} could not be read: ${damaged.map((error) => error.message).join('; ')}`
+          : ''),
       {
         exitCode: ExitCode.wrongKey,
         details: {
@@ -265,15 +302,24 @@ export class Repository {
           keyFiles: tried,
           damaged: damaged.map((error) => error.message),
         },
-        hint: 'check SHIPSHAPE_REPO_PASSWORD or --password-file',
+        hint: 'check SHIPSHAPE_REPO_PASSWORD or --password-file; if the password is right, its key file is damaged: open the repository with another key',
       },
     );
   }
 
-  /** Adds a key file wrapping this repository's master key under `password`; returns its id. */
-  async addKey(password: Password, label?: string): Promise<string> {
+  /**
+   * Adds a key file wrapping this repository's master key under `password`; returns its id.
+   * An append-only handle may add only append-only keys (`SHIP_REPO_APPEND_ONLY` otherwise).
+   */
+  async addKey(password: Password, label?: string, role: KeyRole = KeyRole.full): Promise<string> {
+    // A handle that may not delete must not mint a key that may: only append-only keys.
+    const reason = this.appendOnly;
+    if (role === KeyRole.full && reason !== undefined && reason.kind !== 'backend') {
+      throw appendOnlyRefusal(this.backend.location, 'key add (a full key)', reason);
+    }
     const { id, file } = await createKeyFile(this.#master, password, {
       ...(label === undefined ? {} : { label }),
+      role,
       ...(this.#options.kdf === undefined ? {} : { kdf: this.#options.kdf }),
     });
     await this.backend.put(FileType.keys, id, Buffer.from(serializeKeyFile(file), 'utf8'), {
@@ -297,6 +343,7 @@ export class Repository {
           host: file.host,
           user: file.user,
           ...(file.label === undefined ? {} : { label: file.label }),
+          role: file.role ?? KeyRole.full,
         });
       } catch (error) {
         if (!isShipError(error)) throw error;
@@ -308,9 +355,10 @@ export class Repository {
 
   /**
    * Removes a key file. Refuses the last one (`SHIP_REPO_LAST_KEY`, exit 2), an unknown id
-   * (`SHIP_REPO_KEY_NOT_FOUND`, exit 2), and backends without delete.
+   * (`SHIP_REPO_KEY_NOT_FOUND`, exit 2), and append-only handles (`SHIP_REPO_APPEND_ONLY`).
    */
   async removeKey(id: string): Promise<void> {
+    this.assertCanDelete('key remove');
     const names: string[] = [];
     for await (const { name } of this.backend.list(FileType.keys)) names.push(name);
     if (!names.includes(id)) {
@@ -323,12 +371,6 @@ export class Repository {
         'SHIP_REPO_LAST_KEY',
         `key ${id} is the last key of ${this.backend.location}; removing it would make the repository unreadable`,
         { hint: 'add another key first with `shipshape repo key add`' },
-      );
-    }
-    if (!this.backend.capabilities.delete) {
-      throw ShipError.usage(
-        'SHIP_REPO_APPEND_ONLY',
-        `${this.backend.location} does not support deleting objects, so keys cannot be removed`,
       );
     }
     await this.backend.remove(FileType.keys, id);
@@ -356,10 +398,75 @@ export class Repository {
         {
           backend: this.backend,
           keys: this.#keys,
+          repositoryId: this.config.id,
           decompress: (data, length, what) => pool.decompress(data, length, { what }),
         },
         options,
       ),
+    );
+  }
+
+  /**
+   * Removes snapshot manifests: the ids given, or the snapshots a retention policy does not
+   * keep (see retention.ts). Data stays until {@link prune}. Takes the exclusive lock;
+   * refused on an append-only handle (`SHIP_REPO_APPEND_ONLY`) unless `dryRun`. See forget.ts.
+   */
+  async forget(request: ForgetRequest): Promise<ForgetResult> {
+    if (request.dryRun !== true) this.assertCanDelete('forget');
+    return await this.#locked(
+      'forget',
+      () => forgetSnapshots({ backend: this.backend, keys: this.#keys }, request),
+      request.dryRun === true ? 'shared' : 'exclusive',
+    );
+  }
+
+  /**
+   * Two-phase prune under the exclusive lock: deletes packs an earlier run marked at least
+   * `graceMs` ago that are still unused, marks newly unused packs, repacks partly used ones.
+   * Refused on an append-only handle (`SHIP_REPO_APPEND_ONLY`) unless `dryRun`. See prune.ts.
+   */
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
+    const dryRun = options.dryRun === true;
+    if (!dryRun) this.assertCanDelete('prune');
+    return await this.#locked(
+      'prune',
+      async () => {
+        try {
+          return await prune(
+            {
+              backend: this.backend,
+              keys: this.#keys,
+              repositoryId: this.config.id,
+              pool: this.#compressPool(),
+              packOptions: this.#packOptions(),
+            },
+            options,
+          );
+        } finally {
+          this.#index = undefined;
+        }
+      },
+      dryRun ? 'shared' : 'exclusive',
+    );
+  }
+
+  /**
+   * Rebuilds the index from every pack's table of contents, writes it, then deletes the old
+   * index files. Unreadable packs are reported, never deleted. Exclusive lock; refused on an
+   * append-only handle. See repair.ts.
+   */
+  async repairIndex(): Promise<RepairIndexResult> {
+    this.assertCanDelete('repair index');
+    return await this.#locked(
+      'repair-index',
+      async () => {
+        try {
+          return await repairIndex({ backend: this.backend, keys: this.#keys });
+        } finally {
+          this.#index = undefined;
+        }
+      },
+      'exclusive',
     );
   }
 
@@ -412,9 +519,39 @@ export class Repository {
     return listLocks(this.backend, this.#keys.encryption);
   }
 
-  /** Removes stale locks (expired, or of a dead process on this host); all with `force`. */
-  unlock(options: { force?: boolean } = {}): Promise<LockInfo[]> {
+  /**
+   * Removes stale locks (expired, or of a dead process on this host); all with `force`, which
+   * an append-only handle refuses (`SHIP_REPO_APPEND_ONLY`): it may only clear stale ones.
+   */
+  async unlock(options: { force?: boolean } = {}): Promise<LockInfo[]> {
+    if (options.force === true) this.assertCanDelete('unlock --force');
     return removeStaleLocks(this.backend, this.#keys.encryption, options);
+  }
+
+  /**
+   * Why this handle may not delete or rewrite (append-only key, option, or a backend without
+   * delete), or undefined when it may.
+   */
+  get appendOnly(): AppendOnlyReason | undefined {
+    return appendOnlyReason(this.#deleteGuard());
+  }
+
+  /**
+   * Throws `SHIP_REPO_APPEND_ONLY` (exit 19) unless this handle may delete: call it first in
+   * every operation that removes or rewrites objects (forget, prune, key remove, unlock --force).
+   */
+  assertCanDelete(operation: DeleteOperation): void {
+    assertCanDelete(this.#deleteGuard(), operation);
+  }
+
+  #deleteGuard() {
+    return {
+      backend: this.backend,
+      keyId: this.keyId,
+      keyRole: this.keyRole,
+      appendOnly: this.#options.appendOnly ?? false,
+      ...(this.#keyLabel === undefined ? {} : { keyLabel: this.#keyLabel }),
+    };
   }
 
   /**
@@ -422,9 +559,9 @@ export class Repository {
    * while prune holds the exclusive lock. A held or stale lock in the way is an error
    * (`SHIP_REPO_LOCKED` / `SHIP_REPO_LOCK_STALE`, exit 13), never a silent skip.
    */
-  async #locked<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  async #locked<T>(operation: string, fn: () => Promise<T>, kind: LockKind = 'shared'): Promise<T> {
     const lock = await acquireLock(this.backend, this.#keys.encryption, {
-      kind: 'shared',
+      kind,
       operation,
     });
     try {
@@ -461,7 +598,7 @@ export class Repository {
     const started = performance.now();
     // The same pipeline as tree backups: chunk → id → dedup → compress + seal on the
     // workers → pack. A stream is one content, always as content lists.
-    const sink = new BlobSink(await this.#blobContext(), options.onProgress);
+    const sink = new BlobSink(await this.#backupContext(), options.onProgress);
     let lists: string[];
     try {
       const stored = await sink.storeContent(source, { inline: false });
@@ -554,7 +691,7 @@ export class Repository {
     options: { onProgress?: (progress: BackupProgress) => void },
   ): Promise<BackupResult> {
     const started = performance.now();
-    const sink = new BlobSink(await this.#blobContext(), options.onProgress);
+    const sink = new BlobSink(await this.#backupContext(), options.onProgress);
     let root: string;
     try {
       root = await backupPaths(sink, paths);
@@ -624,6 +761,34 @@ export class Repository {
     };
   }
 
+  /**
+   * The blob context of a backup. Packs that no index file lists (a backup that crashed after
+   * writing them, before its index files) are indexed from their tables of contents first, so
+   * their blobs are reused rather than stored again; this backup's index files list them.
+   * Packs prune has marked for deletion are left out.
+   */
+  async #backupContext(): Promise<BlobContext> {
+    const ctx = await this.#blobContext();
+    const pending = new Set(this.#unindexed.map((pack) => pack.pack));
+    // Packs prune has marked are garbage on their way out: re-indexing them would undo the mark.
+    const marked = await markedPacks({
+      backend: this.backend,
+      keys: this.#keys,
+      repositoryId: this.config.id,
+    });
+    const found = await findUnindexedPacks(
+      this.backend,
+      this.#keys.encryption,
+      ctx.index,
+      (pack) => pending.has(pack) || marked.has(pack),
+    );
+    for (const pack of found) {
+      for (const entry of pack.entries) ctx.index.add(pack.pack, entry);
+      this.#unindexed.push(pack);
+    }
+    return ctx;
+  }
+
   /** Stops the compression workers. The backend stays open (the caller owns it). */
   async close(): Promise<void> {
     const pool = this.#pool;
@@ -635,7 +800,9 @@ export class Repository {
   async #writePendingIndex(): Promise<number> {
     const pending = this.#unindexed.splice(0);
     try {
-      return (await writeIndexFiles(this.backend, this.#keys.encryption, pending)).bytes;
+      const written = await writeIndexFiles(this.backend, this.#keys.encryption, pending);
+      for (const name of written.names) this.#indexNames.add(name);
+      return written.bytes;
     } catch (error) {
       this.#unindexed.unshift(...pending);
       throw error;
@@ -647,9 +814,33 @@ export class Repository {
     return target === undefined ? {} : { targetBytes: target };
   }
 
+  /**
+   * The master index, reloaded whenever the set of index files in the backend differs from
+   * the set it was loaded from (one listing): after another process's prune or index repair,
+   * a long-lived handle must not dedup against packs that are gone. Packs this handle wrote
+   * but has not indexed yet are kept if they still exist.
+   */
   async #loadIndex(): Promise<MasterIndex> {
-    this.#index ??= await loadMasterIndex(this.backend, this.#keys.encryption);
-    return this.#index;
+    const names = new Set<string>();
+    for await (const { name } of this.backend.list(FileType.index)) names.add(name);
+    let same =
+      names.size === this.#indexNames.size && [...names].every((n) => this.#indexNames.has(n));
+    // Packs this handle wrote but could not index are in no index file: a prune may have
+    // marked and deleted them without changing the index files, so check they still exist.
+    for (const pack of same ? this.#unindexed : []) {
+      if ((await this.backend.stat(FileType.data, pack.pack)) === undefined) same = false;
+    }
+    if (this.#index !== undefined && same) return this.#index;
+    const index = await loadMasterIndex(this.backend, this.#keys.encryption);
+    const pending = this.#unindexed.splice(0);
+    for (const pack of pending) {
+      if ((await this.backend.stat(FileType.data, pack.pack)) === undefined) continue;
+      for (const entry of pack.entries) index.add(pack.pack, entry);
+      this.#unindexed.push(pack);
+    }
+    this.#index = index;
+    this.#indexNames = names;
+    return index;
   }
 
   #compressPool(): CompressPool {
@@ -689,4 +880,11 @@ function currentUser(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** Names key files in a message: `keys/<first 12 hex>…`, at most five, then a count. */
+function namedKeys(names: readonly string[]): string {
+  const shown = names.slice(0, 5).map((name) => `keys/${name.slice(0, 12)}…`);
+  const more = names.length - shown.length;
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
 }

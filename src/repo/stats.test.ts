@@ -37,7 +37,7 @@ describe('Repository.stats / check on an empty repository', () => {
       expect(await repo.check({ readDataSubset: 10 })).toEqual({
         ok: true,
         mode: 'read-data-subset',
-        packs: { total: 0, read: 0, unindexed: [] },
+        packs: { total: 0, read: 0, unindexed: [], marked: [] },
         blobs: { total: 0, read: 0 },
         snapshots: { total: 0, damaged: [] },
         problems: [],

@@ -152,6 +152,11 @@ const s3Schema = z
     force_path_style: z.boolean().optional(),
     access_key_id: secretRefField('Access key id.').optional(),
     secret_access_key: secretRefField('Secret access key.').optional(),
+    session_token: secretRefField('Session token of temporary credentials.').optional(),
+    object_lock: z.boolean().optional().meta({
+      description:
+        'The bucket has S3 Object Lock: send a checksum with every upload and report deletes refused by retention.',
+    }),
   })
   .meta({ description: 'Options for an `s3://` repository.' });
 
@@ -165,6 +170,10 @@ const repositorySchema = z
     ),
     s3: s3Schema.optional(),
     key: secretRefField('The repository key.'),
+    append_only: z.boolean().optional().meta({
+      description:
+        'Open the repository for adding only: forget, prune, key removal and forced unlock are refused.',
+    }),
     pack_size: sizeField(
       'Target size of pack files (default chosen by the repository).',
     ).optional(),
@@ -181,6 +190,24 @@ const repositorySchema = z
             '`s3://bucket/prefix` with a bucket name of 3-63 lower-case letters, digits, `.` and `-`',
         },
         ['url'],
+      );
+    }
+    const s3 = repo.s3;
+    if (
+      s3 !== undefined &&
+      (s3.access_key_id === undefined) !== (s3.secret_access_key === undefined)
+    ) {
+      const missing = s3.access_key_id === undefined ? 'access_key_id' : 'secret_access_key';
+      addShipIssue(
+        ctx,
+        `\`s3.${missing}\` is missing: static credentials need both the key id and the secret`,
+        {
+          code: SpecProblemCode.missingKey,
+          expected:
+            'both `access_key_id` and `secret_access_key`, or neither (the default AWS chain)',
+          hint: 'add the missing reference, or remove both to use AWS_* variables, a profile or a role',
+        },
+        ['s3', missing],
       );
     }
     if (!isS3 && repo.s3 !== undefined) {

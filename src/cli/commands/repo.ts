@@ -1,55 +1,80 @@
 import { readFile } from 'node:fs/promises';
-import { basename, isAbsolute, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ExitCode, ShipError, formatSize } from '../../core/index.js';
+import { ExitCode, ShipError, formatSize, registerSecret } from '../../core/index.js';
 import {
+  KeyRole,
   Repository,
   describeLock,
-  openFsBackend,
+  isS3Location,
+  openRepositoryBackend,
+  type Backend,
   type BackupResult,
+  type OpenBackendOptions,
   type StoredSnapshot,
 } from '../../repo/index.js';
-import { findSpecFile, loadSpec, resolveSecretString } from '../../spec/index.js';
+import { findSpecFile, loadSpec } from '../../spec/index.js';
+import { specRepositoryTarget, type SpecRepositoryTarget } from '../../workspace/index.js';
+import { recordingFailedRun } from './repo-run.js';
+import { registerRepoMaintenanceCommands } from './repo-maintenance.js';
 import { examples, withCommonOptions, type Cli } from '../cli.js';
 import { err, out, outJson, showProgress } from '../io.js';
 import { renderTable } from '../table.js';
 
-interface RepoOptions {
+export interface RepoOptions {
   json: boolean;
   repo?: string;
   passwordFile?: string;
   spec?: string;
+  appendOnly?: boolean;
+  s3Endpoint?: string;
 }
 
 interface ResolvedRepo {
+  /** The spec's name for the repository, or its location. */
+  name: string;
+  /** Absolute directory or `s3://bucket/prefix`. */
   location: string;
   password: string;
+  backendOptions: OpenBackendOptions;
+  appendOnly: boolean;
+  packTargetBytes?: number;
 }
 
-function withRepoOptions(command: Command): Command {
+export function withRepoOptions(command: Command): Command {
   return withCommonOptions(command)
     .option(
-      '-r, --repo <path|name>',
-      'repository directory, or the name of a repository in the spec (default: $SHIPSHAPE_REPO)',
+      '-r, --repo <path|url|name>',
+      'repository directory, s3://bucket/prefix, or the name of a repository in the spec (default: $SHIPSHAPE_REPO)',
     )
     .option('--password-file <file>', 'read the repository password from a file')
-    .option('-s, --spec <file>', 'stack spec to take a named repository from');
+    .option('-s, --spec <file>', 'stack spec to take a named repository from')
+    .option(
+      '--append-only',
+      'open for adding only: forget, prune, key removal and unlock --force are refused',
+      false,
+    )
+    .option(
+      '--s3-endpoint <url>',
+      'S3-compatible endpoint for an s3:// --repo (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS)',
+    );
 }
 
 /**
- * Where the repository is and its password: `--repo` as a path, or as the name of one of the
- * spec's `repositories` (its `url` and `key` reference); the password from `--password-file`,
- * `SHIPSHAPE_REPO_PASSWORD`, or the spec's key reference — never from a flag value.
+ * Where the repository is and its password: `--repo` as a path or `s3://bucket/prefix`, or as
+ * the name of one of the spec's `repositories` (its `url`, `s3` options, `append_only` and `key`
+ * reference); the password from `--password-file`, `SHIPSHAPE_REPO_PASSWORD`, or the spec's
+ * key reference — never from a flag value. S3 credentials come only by reference: the spec's
+ * secret references, or the AWS SDK's default chain (AWS_* variables, profile, role).
  */
 async function resolveRepo(cli: Cli, options: RepoOptions): Promise<ResolvedRepo> {
   const ref = options.repo ?? cli.io.env.SHIPSHAPE_REPO;
   if (ref === undefined || ref === '') {
     throw ShipError.usage('SHIP_CLI_BAD_FLAG', 'no repository given', {
-      hint: 'pass --repo PATH (or the name of a repository in shipshape.yaml), or set SHIPSHAPE_REPO',
+      hint: 'pass --repo PATH, --repo s3://bucket/prefix (or the name of a repository in shipshape.yaml), or set SHIPSHAPE_REPO',
     });
   }
-  let location = resolve(cli.io.cwd, ref);
-  let specKey: { value: string; baseDir: string; field: string } | undefined;
+  const appendOnly = options.appendOnly === true;
   if (/^[a-z][a-z0-9-]*$/.test(ref) || options.spec !== undefined) {
     const specFile = (() => {
       try {
@@ -59,38 +84,61 @@ async function resolveRepo(cli: Cli, options: RepoOptions): Promise<ResolvedRepo
         return undefined;
       }
     })();
-    const repository = specFile ? (await loadSpec(specFile)).spec.repositories[ref] : undefined;
-    if (specFile && repository) {
-      const baseDir = resolve(specFile, '..');
-      if (repository.url.startsWith('s3://')) {
-        throw ShipError.usage(
-          'SHIP_REPO_BACKEND_UNAVAILABLE',
-          `repository ${ref} is on S3 (${repository.url}); this version stores repositories on local disks only`,
-          {
-            hint: 'use a local path for now; the S3 backend comes with the next repository release',
-          },
-        );
-      }
-      location = isAbsolute(repository.url) ? repository.url : resolve(baseDir, repository.url);
-      specKey = { value: repository.key, baseDir, field: `repositories.${ref}.key` };
+    const spec = specFile ? (await loadSpec(specFile)).spec : undefined;
+    if (specFile && spec?.repositories[ref] !== undefined) {
+      const target = specRepositoryTarget(spec, ref, {
+        baseDir: resolve(specFile, '..'),
+        env: cli.io.env,
+        appendOnly,
+      });
+      return {
+        name: ref,
+        location: target.location,
+        password: await resolvePassword(cli, options, target),
+        backendOptions: target.backendOptions,
+        appendOnly: target.appendOnly,
+        ...(target.packTargetBytes === undefined
+          ? {}
+          : { packTargetBytes: target.packTargetBytes }),
+      };
     }
   }
-  if (location.startsWith('s3:')) {
-    throw ShipError.usage(
-      'SHIP_REPO_BACKEND_UNAVAILABLE',
-      `${ref}: S3 repositories are not available yet`,
-      {
-        hint: 'use a local directory',
+  if (isS3Location(ref)) {
+    const env = cli.io.env;
+    const endpoint =
+      options.s3Endpoint ?? nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
+    return {
+      name: ref,
+      location: ref,
+      password: await resolvePassword(cli, options, undefined),
+      backendOptions: {
+        appendOnly,
+        s3: {
+          ...(endpoint === undefined ? {} : { endpoint }),
+          ...(nonEmpty(env.AWS_REGION) === undefined ? {} : { region: env.AWS_REGION }),
+        },
       },
-    );
+      appendOnly,
+    };
   }
-  return { location, password: await resolvePassword(cli, options, specKey) };
+  const location = resolve(cli.io.cwd, ref);
+  return {
+    name: location,
+    location,
+    password: await resolvePassword(cli, options, undefined),
+    backendOptions: { appendOnly },
+    appendOnly,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }
 
 async function resolvePassword(
   cli: Cli,
   options: RepoOptions,
-  specKey: { value: string; baseDir: string; field: string } | undefined,
+  spec: SpecRepositoryTarget | undefined,
 ): Promise<string> {
   if (options.passwordFile !== undefined) {
     const text = await readFile(resolve(cli.io.cwd, options.passwordFile), 'utf8').catch(
@@ -106,30 +154,59 @@ async function resolvePassword(
   }
   const fromEnv = cli.io.env.SHIPSHAPE_REPO_PASSWORD;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  if (specKey) {
-    return resolveSecretString(specKey.value, {
-      baseDir: specKey.baseDir,
-      env: cli.io.env,
-      field: specKey.field,
-    });
-  }
+  if (spec) return spec.password();
   throw ShipError.usage('SHIP_REPO_NO_PASSWORD', 'no repository password given', {
     hint: 'set SHIPSHAPE_REPO_PASSWORD, pass --password-file FILE, or name a repository from the spec with --repo',
   });
 }
 
-async function withRepository<T>(
+/** Opens the backend of a resolved repository (the AWS SDK is loaded only for s3://). */
+function openBackend(cli: Cli, resolved: ResolvedRepo): Promise<Backend> {
+  if (isS3Location(resolved.location)) {
+    // The SDK's default chain reads these itself: registered so that no message can echo them.
+    for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+      const value = cli.io.env[name];
+      if (value !== undefined && value !== '') registerSecret(value);
+    }
+  }
+  return openRepositoryBackend(resolved.location, resolved.backendOptions);
+}
+
+/**
+ * Opens the repository, runs `fn`, closes it. With `operation` (backup, check, prune…), a
+ * failure inside a workspace is also recorded as a `repo-run-failed` event (see repo-run.ts).
+ */
+export async function withRepository<T>(
   cli: Cli,
   options: RepoOptions,
   fn: (repo: Repository, location: string) => Promise<T>,
+  operation?: string,
 ): Promise<T> {
-  const { location, password } = await resolveRepo(cli, options);
-  const repo = await Repository.open(openFsBackend(location), password);
-  try {
-    return await fn(repo, location);
-  } finally {
-    await repo.close();
-  }
+  const resolved = await resolveRepo(cli, options);
+  const run = async () => {
+    const backend = await openBackend(cli, resolved);
+    try {
+      const repo = await Repository.open(backend, resolved.password, {
+        appendOnly: resolved.appendOnly,
+        ...(resolved.packTargetBytes === undefined
+          ? {}
+          : { packTargetBytes: resolved.packTargetBytes }),
+      });
+      try {
+        return await fn(repo, resolved.location);
+      } finally {
+        await repo.close();
+      }
+    } finally {
+      await backend.close();
+    }
+  };
+  if (operation === undefined) return run();
+  return recordingFailedRun(
+    cli,
+    { operation, repository: resolved.name, location: resolved.location, spec: options.spec },
+    run,
+  );
 }
 
 interface Progress {
@@ -241,20 +318,25 @@ async function backupPathsCommand(
   }
   const paths = sources.map((source) => resolve(cli.io.cwd, source));
   const name = options.name ?? basename(paths[0] ?? '');
-  await withRepository(cli, options, async (repository) => {
-    const shown = progress(cli, options.json, 'backup');
-    const result = await repository.backupTree(
-      paths,
-      { source: { type: 'paths', name, paths }, tags: options.tag ?? [] },
-      {
-        onProgress: (p) => {
-          shown.update(p.bytesRead);
+  await withRepository(
+    cli,
+    options,
+    async (repository) => {
+      const shown = progress(cli, options.json, 'backup');
+      const result = await repository.backupTree(
+        paths,
+        { source: { type: 'paths', name, paths }, tags: options.tag ?? [] },
+        {
+          onProgress: (p) => {
+            shown.update(p.bytesRead);
+          },
         },
-      },
-    );
-    shown.done();
-    printBackupResult(cli, options.json, result);
-  });
+      );
+      shown.done();
+      printBackupResult(cli, options.json, result);
+    },
+    'backup',
+  );
 }
 
 function count(n: number, one: string, many = `${one}s`): string {
@@ -310,23 +392,32 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
       examples(
         'SHIPSHAPE_REPO_PASSWORD=… shipshape repo init --repo /srv/backups/orders',
         'shipshape repo init --repo local      # the repository named `local` in shipshape.yaml',
-      ),
+        'AWS_PROFILE=backup shipshape repo init --repo s3://backups/orders --password-file pw.txt',
+      ) +
+        "\n\nS3 credentials come from the spec's references or the AWS default chain (AWS_* variables,\n" +
+        'profile, role); --s3-endpoint (or AWS_ENDPOINT_URL_S3) selects an S3-compatible server.',
     )
     .action(async (options: RepoOptions & { label?: string }) => {
-      const { location, password } = await resolveRepo(cli, options);
-      const created = await Repository.init(openFsBackend(location), password, {
-        ...(options.label === undefined ? {} : { label: options.label }),
-      });
+      const resolved = await resolveRepo(cli, options);
+      const { location, password } = resolved;
+      const backend = await openBackend(cli, resolved);
       try {
-        const result = { ok: true, location, id: created.config.id, keyId: created.keyId };
-        if (options.json) outJson(cli.io, result);
-        else
-          out(
-            cli.io,
-            `✓ created repository ${created.config.id} at ${location} (key ${created.keyId})`,
-          );
+        const created = await Repository.init(backend, password, {
+          ...(options.label === undefined ? {} : { label: options.label }),
+        });
+        try {
+          const result = { ok: true, location, id: created.config.id, keyId: created.keyId };
+          if (options.json) outJson(cli.io, result);
+          else
+            out(
+              cli.io,
+              `✓ created repository ${created.config.id} at ${location} (key ${created.keyId})`,
+            );
+        } finally {
+          await created.close();
+        }
       } finally {
-        await created.close();
+        await backend.close();
       }
     });
 
@@ -359,20 +450,25 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
         await backupPathsCommand(cli, sources, options);
         return;
       }
-      await withRepository(cli, options, async (repository) => {
-        const shown = progress(cli, options.json, 'backup');
-        const result = await repository.backupStream(
-          process.stdin,
-          { source: { type: 'stream', name: options.name ?? 'stdin' }, tags: options.tag ?? [] },
-          {
-            onProgress: (p) => {
-              shown.update(p.bytesRead);
+      await withRepository(
+        cli,
+        options,
+        async (repository) => {
+          const shown = progress(cli, options.json, 'backup');
+          const result = await repository.backupStream(
+            process.stdin,
+            { source: { type: 'stream', name: options.name ?? 'stdin' }, tags: options.tag ?? [] },
+            {
+              onProgress: (p) => {
+                shown.update(p.bytesRead);
+              },
             },
-          },
-        );
-        shown.done();
-        printBackupResult(cli, options.json, result);
-      });
+          );
+          shown.done();
+          printBackupResult(cli, options.json, result);
+        },
+        'backup',
+      );
     });
 
   withRepoOptions(repo.command('snapshots'))
@@ -503,50 +599,61 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
           { hint: 'e.g. --read-data-subset 10 reads a random tenth of the packs' },
         );
       }
-      await withRepository(cli, options, async (repository, location) => {
-        const live = showProgress(cli.io, options.json);
-        const report = await repository.check({
-          readData: options.readData,
-          ...(subset === undefined ? {} : { readDataSubset: subset }),
-          onProgress: (p) => {
-            if (live) cli.io.stderr.write(`\r… checking ${p.phase} ${p.done}/${p.total}   `);
-          },
-        });
-        if (live) err(cli.io, '');
-        cli.exitCode = report.ok ? ExitCode.ok : ExitCode.repoCorrupt;
-        if (options.json) {
-          outJson(cli.io, report);
-          return;
-        }
-        const many = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-        const counts = `${many(report.packs.total, 'pack')} (${report.packs.read} read), ${many(report.blobs.total, 'blob')}, ${many(report.snapshots.total, 'snapshot')}`;
-        if (report.ok) {
-          out(cli.io, `✓ ${location}: no problems (${report.mode}; ${counts})`);
-        } else {
-          const n = report.problems.length;
-          out(
-            cli.io,
-            `✗ ${location}: ${n} problem${n === 1 ? '' : 's'} (${report.mode}; ${counts})`,
-          );
-          for (const problem of report.problems) {
-            out(cli.io, `  ${problem.object}  [${problem.code}]  ${problem.message}`);
+      await withRepository(
+        cli,
+        options,
+        async (repository, location) => {
+          const live = showProgress(cli.io, options.json);
+          const report = await repository.check({
+            readData: options.readData,
+            ...(subset === undefined ? {} : { readDataSubset: subset }),
+            onProgress: (p) => {
+              if (live) cli.io.stderr.write(`\r… checking ${p.phase} ${p.done}/${p.total}   `);
+            },
+          });
+          if (live) err(cli.io, '');
+          cli.exitCode = report.ok ? ExitCode.ok : ExitCode.repoCorrupt;
+          if (options.json) {
+            outJson(cli.io, report);
+            return;
           }
-          if (report.snapshots.damaged.length > 0) {
-            out(cli.io, `affected snapshots (${report.snapshots.damaged.length}):`);
-            for (const snapshot of report.snapshots.damaged) {
-              out(cli.io, `  ${snapshot.id.slice(0, 12)}  ${snapshot.reasons.join('; ')}`);
-            }
+          const many = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+          const counts = `${many(report.packs.total, 'pack')} (${report.packs.read} read), ${many(report.blobs.total, 'blob')}, ${many(report.snapshots.total, 'snapshot')}`;
+          if (report.ok) {
+            out(cli.io, `✓ ${location}: no problems (${report.mode}; ${counts})`);
           } else {
-            out(cli.io, 'no snapshot is affected');
+            const n = report.problems.length;
+            out(
+              cli.io,
+              `✗ ${location}: ${n} problem${n === 1 ? '' : 's'} (${report.mode}; ${counts})`,
+            );
+            for (const problem of report.problems) {
+              out(cli.io, `  ${problem.object}  [${problem.code}]  ${problem.message}`);
+            }
+            if (report.snapshots.damaged.length > 0) {
+              out(cli.io, `affected snapshots (${report.snapshots.damaged.length}):`);
+              for (const snapshot of report.snapshots.damaged) {
+                out(cli.io, `  ${snapshot.id.slice(0, 12)}  ${snapshot.reasons.join('; ')}`);
+              }
+            } else {
+              out(cli.io, 'no snapshot is affected');
+            }
           }
-        }
-        if (report.packs.unindexed.length > 0) {
-          out(
-            cli.io,
-            `note: ${report.packs.unindexed.length} pack(s) are in no index (left by an interrupted backup, or listed by a damaged index file)`,
-          );
-        }
-      });
+          if (report.packs.unindexed.length > 0) {
+            out(
+              cli.io,
+              `note: ${report.packs.unindexed.length} pack(s) are in no index (left by an interrupted backup, or listed by a damaged index file)`,
+            );
+          }
+          if (report.packs.marked.length > 0) {
+            out(
+              cli.io,
+              `note: ${report.packs.marked.length} pack(s) are marked for deletion by \`repo prune\` (a later run deletes them)`,
+            );
+          }
+        },
+        'check',
+      );
     });
 
   withRepoOptions(repo.command('stats'))
@@ -613,6 +720,8 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
       });
     });
 
+  registerRepoMaintenanceCommands(repo, cli, { withRepoOptions, withRepository });
+
   const key = repo
     .command('key')
     .description('the repository’s keys (passwords wrapping its master key)');
@@ -634,6 +743,7 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
             { header: 'CREATED', value: (k) => k.created },
             { header: 'HOST', value: (k) => k.host },
             { header: 'USER', value: (k) => k.user },
+            { header: 'ROLE', value: (k) => k.role },
             { header: 'LABEL', value: (k) => k.label ?? k.problem },
           ]),
         );
@@ -646,7 +756,13 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
     .option('--label <label>', 'label for the new key')
     .addHelpText(
       'after',
-      examples('shipshape repo key add --repo local --new-password-file new.txt --label ops'),
+      examples(
+        'shipshape repo key add --repo local --new-password-file new.txt --label ops',
+        'shipshape repo key add --repo offsite --append-only --new-password-file ci.txt --label ci',
+      ) +
+        '\n\nWith --append-only the new key can add snapshots but never delete or rewrite (forget, prune,\n' +
+        'key remove and unlock --force are refused with exit 19). An append-only key can add only\n' +
+        'append-only keys. See "Append-only repositories" in docs/repository-format.md.',
     )
     .action(async (options: RepoOptions & { newPasswordFile: string; label?: string }) => {
       const newPassword = (
@@ -661,10 +777,11 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
           },
         );
       }
+      const role = options.appendOnly === true ? KeyRole.appendOnly : KeyRole.full;
       await withRepository(cli, options, async (repository) => {
-        const id = await repository.addKey(newPassword, options.label);
-        if (options.json) outJson(cli.io, { ok: true, id });
-        else out(cli.io, `✓ added key ${id}`);
+        const id = await repository.addKey(newPassword, options.label, role);
+        if (options.json) outJson(cli.io, { ok: true, id, role });
+        else out(cli.io, `✓ added ${role === KeyRole.full ? 'key' : 'append-only key'} ${id}`);
       });
     });
 

@@ -18,6 +18,8 @@ export const FileType = {
   snapshots: 'snapshots',
   /** Lock files. */
   locks: 'locks',
+  /** Prune's marks: packs waiting out the grace period before deletion (see prune.ts). */
+  marks: 'marks',
 } as const;
 
 export type FileType = (typeof FileType)[keyof typeof FileType];

@@ -8,6 +8,8 @@ export const BackendErrorCode = {
   io: 'SHIP_REPO_IO',
   badName: 'SHIP_REPO_BAD_NAME',
   corrupt: 'SHIP_REPO_CORRUPT',
+  /** A delete refused because the object is under retention (S3 Object Lock). */
+  retained: 'SHIP_REPO_RETAINED',
 } as const;
 
 const RETRYABLE_ERRNO = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'EINTR', 'ETIMEDOUT']);
@@ -86,4 +88,37 @@ export function shortObject(
       hint: 'the object is truncated; run `shipshape repo check --read-data` to list damaged objects',
     },
   );
+}
+
+/**
+ * `SHIP_REPO_RETAINED` (exit 3): the storage refused to delete `type/name` because it is under
+ * retention (S3 Object Lock), until `until` when known. Prune catches it with
+ * {@link isRetainedError} and reports the object as retained instead of failing.
+ */
+export function objectRetained(
+  type: FileType,
+  name: string,
+  where: string,
+  until: Date | undefined,
+): ShipError {
+  const at = until === undefined ? '' : ` until ${until.toISOString()}`;
+  return ShipError.runtime(
+    BackendErrorCode.retained,
+    `Repository object ${type}/${name} at ${where} is retained${at} (S3 Object Lock); it was not deleted.`,
+    {
+      retryable: false,
+      details: {
+        type,
+        name,
+        where,
+        ...(until === undefined ? {} : { retainUntil: until.toISOString() }),
+      },
+      hint: 'it can be deleted once its retention ends; prune leaves it and reports it until then',
+    },
+  );
+}
+
+/** True for a `SHIP_REPO_RETAINED` error; `error.details.retainUntil` is the ISO end, if known. */
+export function isRetainedError(error: unknown): error is ShipError {
+  return error instanceof ShipError && error.code === BackendErrorCode.retained;
 }

@@ -1,19 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import {
-  link,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  stat,
-  unlink,
-} from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isShipError } from '../../core/index.js';
+import { failpoint, isShipError, isSimulatedCrash } from '../../core/index.js';
 import {
   FileType,
   type Backend,
@@ -23,6 +11,7 @@ import {
   type PutOptions,
 } from './backend.js';
 import { backendIo, objectExists, objectNotFound, shortObject } from './errors.js';
+import { NODE_FS_OPS, type FsFileHandle, type FsOps } from './fs-ops.js';
 import { checkFileType, checkObjectName, checkRange } from './names.js';
 
 /** Temp files start with this; object names never start with a dot, so they cannot collide. */
@@ -49,6 +38,12 @@ export interface FsBackendOptions {
    * @default no-op
    */
   readonly failpoint?: (point: FsFailpoint, tempPath: string) => void | Promise<void>;
+  /**
+   * The file-system calls to make. Crash tests pass a journalling layer that simulates power
+   * loss; everything else uses the real file system.
+   * @default NODE_FS_OPS (node:fs/promises)
+   */
+  readonly ops?: FsOps;
 }
 
 export interface CleanupOptions {
@@ -66,19 +61,10 @@ function errno(error: unknown): string | undefined {
     : undefined;
 }
 
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+async function writeAll(handle: FsFileHandle, chunk: Uint8Array): Promise<void> {
   for (let offset = 0; offset < chunk.length;) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
     offset += bytesWritten;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
@@ -104,11 +90,13 @@ export class FsBackend implements Backend {
   readonly location: string;
   readonly #root: string;
   readonly #failpoint: NonNullable<FsBackendOptions['failpoint']>;
+  readonly #ops: FsOps;
 
   constructor(root: string, options: FsBackendOptions = {}) {
     this.#root = resolve(root);
     this.location = this.#root;
     this.#failpoint = options.failpoint ?? (() => undefined);
+    this.#ops = options.ops ?? NODE_FS_OPS;
   }
 
   /** The path an object lives at (after checking its name). */
@@ -135,6 +123,7 @@ export class FsBackend implements Backend {
     if (options.ifAbsent === true && (await this.stat(type, name)) !== undefined) {
       throw objectExists(type, name, path);
     }
+    const ops = this.#ops;
     try {
       const handle = await this.#createTemp(temp);
       tempExists = true;
@@ -145,31 +134,39 @@ export class FsBackend implements Backend {
         } else {
           await this.#writeStream(handle, data);
         }
+        failpoint('backend.put.written');
         step = 'fsync';
         await handle.sync();
       } finally {
         await handle.close();
       }
+      failpoint('backend.put.synced');
       await this.#failpoint('after-temp-synced', temp);
       if (options.ifAbsent === true) {
         step = 'create';
         try {
-          await link(temp, path);
+          await ops.link(temp, path);
         } catch (error) {
           if (errno(error) === 'EEXIST') throw objectExists(type, name, path);
           throw error;
         }
+        failpoint('backend.put.linked');
         step = 'remove temp file';
-        await unlink(temp);
+        await ops.unlink(temp);
+        failpoint('backend.put.temp-removed');
       } else {
         step = 'rename into place';
-        await rename(temp, path);
+        await ops.rename(temp, path);
+        failpoint('backend.put.renamed');
       }
       tempExists = false;
       step = 'fsync directory';
-      await syncDirectory(dir);
+      await this.#syncDirectory(dir);
+      failpoint('backend.put.dir-synced');
     } catch (error) {
-      if (tempExists) await unlink(temp).catch(() => undefined);
+      // A crash test's simulated death: no cleanup, as after a real one.
+      if (isSimulatedCrash(error)) throw error;
+      if (tempExists) await ops.unlink(temp).catch(() => undefined);
       if (error instanceof SourceError) throw error.error;
       if (isShipError(error)) throw error;
       throw backendIo(`${step} ${type}/${name} at`, path, error);
@@ -180,8 +177,8 @@ export class FsBackend implements Backend {
     const path = this.pathOf(type, name);
     if (range !== undefined) checkRange(range);
     try {
-      if (range === undefined) return await readFile(path);
-      const handle = await open(path, 'r');
+      if (range === undefined) return await this.#ops.readFile(path);
+      const handle = await this.#ops.open(path, 'r');
       try {
         const { size } = await handle.stat();
         const length = range.length ?? Math.max(0, size - range.offset);
@@ -208,7 +205,7 @@ export class FsBackend implements Backend {
   async stat(type: FileType, name: string): Promise<{ size: number } | undefined> {
     const path = this.pathOf(type, name);
     try {
-      const info = await stat(path);
+      const info = await this.#ops.stat(path);
       if (!info.isFile()) throw new Error('not a regular file');
       return { size: info.size };
     } catch (error) {
@@ -231,7 +228,7 @@ export class FsBackend implements Backend {
         if (!entry.isFile() || !this.#isObjectName(type, entry.name, folder)) continue;
         const path = join(folder, entry.name);
         try {
-          yield { name: entry.name, size: (await lstat(path)).size };
+          yield { name: entry.name, size: (await this.#ops.lstat(path)).size };
         } catch (error) {
           // Removed between readdir and lstat: it is no longer there to list.
           if (errno(error) !== 'ENOENT') throw backendIo('stat', path, error);
@@ -243,9 +240,12 @@ export class FsBackend implements Backend {
   async remove(type: FileType, name: string): Promise<void> {
     const path = this.pathOf(type, name);
     try {
-      await unlink(path);
-      await syncDirectory(dirname(path));
+      await this.#ops.unlink(path);
+      failpoint('backend.remove.unlinked');
+      await this.#syncDirectory(dirname(path));
+      failpoint('backend.remove.dir-synced');
     } catch (error) {
+      if (isSimulatedCrash(error)) throw error;
       if (errno(error) === 'ENOENT') return;
       throw backendIo(`remove ${type}/${name} at`, path, error);
     }
@@ -275,8 +275,8 @@ export class FsBackend implements Backend {
         if (!entry.isFile() || !entry.name.startsWith(FS_TEMP_PREFIX)) continue;
         const path = join(folder, entry.name);
         try {
-          if (minAgeMs > 0 && (await lstat(path)).mtimeMs > cutoff) continue;
-          await unlink(path);
+          if (minAgeMs > 0 && (await this.#ops.lstat(path)).mtimeMs > cutoff) continue;
+          await this.#ops.unlink(path);
           removed.push(path);
         } catch (error) {
           if (errno(error) !== 'ENOENT') throw backendIo('remove temp file', path, error);
@@ -286,27 +286,38 @@ export class FsBackend implements Backend {
     return removed;
   }
 
-  async #createTemp(temp: string): Promise<FileHandle> {
+  async #createTemp(temp: string): Promise<FsFileHandle> {
     try {
-      return await open(temp, 'wx', FILE_MODE);
+      return await this.#ops.open(temp, 'wx', FILE_MODE);
     } catch (error) {
       if (errno(error) !== 'ENOENT') throw error;
     }
     await this.#makeDirectories(dirname(temp));
-    return open(temp, 'wx', FILE_MODE);
+    return this.#ops.open(temp, 'wx', FILE_MODE);
   }
 
   /** Creates `dir` and missing parents, then fsyncs each new entry's parent so it survives a crash. */
   async #makeDirectories(dir: string): Promise<void> {
-    const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const first = await this.#ops.mkdir(dir, { recursive: true, mode: DIR_MODE });
     if (first === undefined) return;
+    failpoint('backend.mkdir.created');
     for (let current = dir; ; current = dirname(current)) {
-      await syncDirectory(dirname(current));
+      await this.#syncDirectory(dirname(current));
       if (current === first || dirname(current) === current) break;
+    }
+    failpoint('backend.mkdir.synced');
+  }
+
+  async #syncDirectory(dir: string): Promise<void> {
+    const handle = await this.#ops.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
     }
   }
 
-  async #writeStream(handle: FileHandle, data: AsyncIterable<Uint8Array>): Promise<void> {
+  async #writeStream(handle: FsFileHandle, data: AsyncIterable<Uint8Array>): Promise<void> {
     const iterator = data[Symbol.asyncIterator]();
     for (;;) {
       let next: IteratorResult<Uint8Array>;
@@ -329,7 +340,7 @@ export class FsBackend implements Backend {
 
   async #entries(folder: string): Promise<Dirent[]> {
     try {
-      return await readdir(folder, { withFileTypes: true });
+      return await this.#ops.readdir(folder, { withFileTypes: true });
     } catch (error) {
       if (errno(error) === 'ENOENT') return [];
       throw backendIo('list', folder, error);

@@ -10,7 +10,7 @@ export {
   type ObjectInfo,
   type PutOptions,
 } from './backend.js';
-export { BackendErrorCode } from './errors.js';
+export { BackendErrorCode, isRetainedError, objectRetained } from './errors.js';
 export {
   FS_CAPABILITIES,
   FS_TEMP_PREFIX,
@@ -20,6 +20,7 @@ export {
   type FsBackendOptions,
   type FsFailpoint,
 } from './fs.js';
+export { NODE_FS_OPS, type FsFileHandle, type FsOps } from './fs-ops.js';
 export { checkFileType, checkObjectName, checkRange } from './names.js';
 export {
   S3_AWS_CAPABILITIES,

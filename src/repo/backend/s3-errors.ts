@@ -64,6 +64,18 @@ export function isS3PreconditionFailed(facts: S3ErrorFacts): boolean {
   );
 }
 
+/**
+ * A delete refused because the object is under Object Lock retention or legal hold: AWS
+ * answers 403 AccessDenied ("…protected by object lock") or 400 InvalidRequest naming the lock.
+ */
+export function isS3Retention(facts: S3ErrorFacts): boolean {
+  const mentionsLock = /object ?lock|retention|legal ?hold/i.test(facts.message);
+  return (
+    mentionsLock &&
+    (facts.name === 'AccessDenied' || facts.name === 'InvalidRequest' || facts.status === 403)
+  );
+}
+
 /** Server faults, throttling and network failures: a later retry may succeed. */
 export function isS3Retryable(facts: S3ErrorFacts): boolean {
   if (facts.status !== undefined && (facts.status >= 500 || facts.status === 429)) return true;

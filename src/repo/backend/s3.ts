@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type * as S3SdkModule from '@aws-sdk/client-s3';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { isShipError } from '../../core/index.js';
@@ -10,9 +10,15 @@ import {
   type ObjectInfo,
   type PutOptions,
 } from './backend.js';
-import { objectExists, objectNotFound, shortObject } from './errors.js';
+import { objectExists, objectNotFound, objectRetained, shortObject } from './errors.js';
 import { checkFileType, checkRange } from './names.js';
-import { isS3NotFound, isS3PreconditionFailed, s3ErrorFacts, s3Io } from './s3-errors.js';
+import {
+  isS3NotFound,
+  isS3PreconditionFailed,
+  isS3Retention,
+  s3ErrorFacts,
+  s3Io,
+} from './s3-errors.js';
 import {
   nameOfKey,
   objectKey,
@@ -79,7 +85,8 @@ export interface S3BackendOptions {
   readonly credentials?: S3Credentials;
   /**
    * Overrides of the declared capabilities, e.g. `{ conditionalPut: true }` for a server known to
-   * honour `If-None-Match: *`, or `{ delete: false }` for append-only credentials.
+   * honour `If-None-Match: *`. (Append-only credentials keep `delete`, for their own locks: open
+   * the repository append-only instead, see src/repo/append-only.ts.)
    * @default {@link S3_AWS_CAPABILITIES} for AWS, {@link S3_COMPATIBLE_CAPABILITIES} with an endpoint
    */
   readonly capabilities?: Partial<BackendCapabilities>;
@@ -102,6 +109,15 @@ export interface S3BackendOptions {
   readonly maxAttempts?: number;
   /** Keys per LIST page (S3 returns at most 1000). @default 1000 */
   readonly listPageSize?: number;
+  /**
+   * The bucket has S3 Object Lock: every PUT and part carries `Content-MD5` (Object Lock
+   * buckets refuse uploads without an integrity header), and `remove` asks for the object's
+   * retention first and refuses, with `SHIP_REPO_RETAINED`, to delete an object still retained
+   * (rather than leave a delete marker over it). Lock files are never checked: exclude
+   * `locks/` from default retention.
+   * @default false
+   */
+  readonly objectLock?: boolean;
 }
 
 /** Marks an error thrown by the put's data source, so it propagates unwrapped. */
@@ -145,6 +161,7 @@ interface ResolvedOptions {
   readonly partConcurrency: number;
   readonly listPageSize: number;
   readonly secrets: readonly string[];
+  readonly objectLock: boolean;
 }
 
 /**
@@ -280,13 +297,59 @@ export class S3Backend implements Backend {
 
   async remove(type: FileType, name: string): Promise<void> {
     const key = objectKey(this.#where, type, name);
+    if (this.#options.objectLock && type !== FileType.locks) {
+      const until = await this.retainedUntil(type, name);
+      if (until !== undefined && until.getTime() > Date.now()) {
+        throw objectRetained(type, name, this.#url(key), until);
+      }
+    }
     try {
       await this.#client.send(
         new this.#sdk.DeleteObjectCommand({ Bucket: this.#where.bucket, Key: key }),
       );
     } catch (error) {
-      if (isS3NotFound(s3ErrorFacts(error))) return;
+      const facts = s3ErrorFacts(error);
+      if (isS3NotFound(facts)) return;
+      if (isS3Retention(facts)) {
+        const until = await this.retainedUntil(type, name).catch(() => undefined);
+        throw objectRetained(type, name, this.#url(key), until);
+      }
       throw s3Io(`remove ${type}/${name} at`, this.#url(key), error, this.#options.secrets);
+    }
+  }
+
+  /**
+   * When the object's Object Lock retention ends (GetObjectRetention), or undefined when it
+   * has none, or the bucket or server knows no Object Lock. Needs `s3:GetObjectRetention`.
+   */
+  async retainedUntil(type: FileType, name: string): Promise<Date | undefined> {
+    const key = objectKey(this.#where, type, name);
+    try {
+      const response = await this.#client.send(
+        new this.#sdk.GetObjectRetentionCommand({ Bucket: this.#where.bucket, Key: key }),
+      );
+      const until = response.Retention?.RetainUntilDate;
+      return until === undefined ? undefined : new Date(until);
+    } catch (error) {
+      const facts = s3ErrorFacts(error);
+      // No lock configuration or retention, or a server without the API: nothing retains it.
+      if (
+        isS3NotFound(facts) ||
+        facts.name === 'ObjectLockConfigurationNotFoundError' ||
+        facts.name === 'NoSuchObjectLockConfiguration' ||
+        facts.name === 'InvalidRequest' ||
+        facts.name === 'NotImplemented' ||
+        facts.status === 501 ||
+        facts.status === 400
+      ) {
+        return undefined;
+      }
+      throw s3Io(
+        `read the retention of ${type}/${name} at`,
+        this.#url(key),
+        error,
+        this.#options.secrets,
+      );
     }
   }
 
@@ -360,9 +423,17 @@ export class S3Backend implements Backend {
         Key: key,
         Body: body,
         ContentLength: body.length,
+        ...this.#integrity(body),
         ...(ifAbsent ? { IfNoneMatch: '*' } : {}),
       }),
     );
+  }
+
+  /** `Content-MD5` for Object Lock buckets, which refuse uploads without an integrity header. */
+  #integrity(body: Uint8Array): { ContentMD5?: string } {
+    return this.#options.objectLock
+      ? { ContentMD5: createHash('md5').update(body).digest('base64') }
+      : {};
   }
 
   /**
@@ -418,6 +489,7 @@ export class S3Backend implements Backend {
             PartNumber: partNumber,
             Body: body,
             ContentLength: body.length,
+            ...this.#integrity(body),
           }),
         )
         .then((result) => ({ ETag: result.ETag, PartNumber: partNumber }));
@@ -510,6 +582,7 @@ export async function openS3Backend(options: S3BackendOptions): Promise<S3Backen
       options.credentials?.secretAccessKey,
       options.credentials?.sessionToken,
     ].filter((s): s is string => s !== undefined && s !== ''),
+    objectLock: options.objectLock ?? false,
   };
   const checksums = options.checksums ?? (custom ? 'when-required' : 'when-supported');
   const checksumMode = checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
@@ -522,10 +595,23 @@ export async function openS3Backend(options: S3BackendOptions): Promise<S3Backen
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
   };
+  quietNodeVersionWarning();
   const sdk = await import('@aws-sdk/client-s3');
   const capabilities = {
     ...(custom ? S3_COMPATIBLE_CAPABILITIES : S3_AWS_CAPABILITIES),
     ...options.capabilities,
   };
   return new S3Backend(sdk, new sdk.S3Client(config), where, capabilities, resolved);
+}
+
+/**
+ * The SDK prints a multi-line `NodeVersionSupportWarning` on Node < 22 when the first client is
+ * made (process.emitWarning → stderr), which would break into `--json` progress on stderr and
+ * tell a backup operator nothing actionable. It is switched off through the SDK's own variable
+ * for exactly that warning, unless the user set it; every other warning still shows. Node 20
+ * remains supported: see "S3 backend" in docs/repository-format.md.
+ */
+function quietNodeVersionWarning(): void {
+  const name = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+  process.env[name] ??= 'true';
 }

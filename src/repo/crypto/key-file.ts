@@ -26,6 +26,11 @@ const base64Of = (bytes: number) =>
     .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected standard base64')
     .refine((value) => Buffer.from(value, 'base64').length === bytes, {
       message: `expected base64 of exactly ${bytes} bytes`,
+    })
+    // Only the canonical spelling: unused low bits of the last character must be zero, so
+    // a changed character never decodes to the same bytes (`wrapped` is not in the key id).
+    .refine((value) => Buffer.from(value, 'base64').toString('base64') === value, {
+      message: 'expected canonical base64 (unused bits set: the file was changed)',
     });
 
 /** Schema of a key file (`keys/<id>`, plaintext JSON). */
@@ -48,6 +53,8 @@ export const keyFileSchema = z
     host: z.string().max(1024),
     user: z.string().max(1024),
     label: z.string().max(1024).optional(),
+    /** `full` when absent (key files written before roles existed). */
+    role: z.enum(['full', 'append-only']).optional(),
   })
   .refine((file) => 128 * file.N * file.r <= SCRYPT_MAX_MEMORY_BYTES, {
     message: `scrypt parameters need more than ${SCRYPT_MAX_MEMORY_BYTES} bytes (128·N·r)`,
@@ -63,7 +70,7 @@ export type KeyFileIdFields = Omit<KeyFile, 'wrapped'>;
 /**
  * The id of a key file (its name under `keys/`): lowercase hex SHA-256 of the canonical JSON
  * of every field except `wrapped` — keys in the order version, kdf, N, r, p, salt, nonce,
- * created, host, user, label (when present), no whitespace. `wrapped` is left out because the
+ * created, host, user, label and role (each when present), no whitespace. `wrapped` is left out because the
  * id is the associated data that wraps the master key, so it must exist before `wrapped` does;
  * every other field, the KDF parameters and label included, is bound by it.
  */
@@ -84,6 +91,7 @@ function canonicalIdJson(file: KeyFileIdFields): string {
     host: file.host,
     user: file.user,
     ...(file.label === undefined ? {} : { label: file.label }),
+    ...(file.role === undefined ? {} : { role: file.role }),
   });
 }
 
@@ -102,6 +110,7 @@ export function serializeKeyFile(file: KeyFile): string {
     host: file.host,
     user: file.user,
     ...(file.label === undefined ? {} : { label: file.label }),
+    ...(file.role === undefined ? {} : { role: file.role }),
   };
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

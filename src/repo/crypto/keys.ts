@@ -67,6 +67,11 @@ export interface CreateKeyFileOptions {
   user?: string;
   /** @default new Date() */
   created?: Date;
+  /**
+   * `append-only` keys open the repository for adding only (see src/repo/append-only.ts);
+   * the field is bound by the key id. Omitted (the default) means `full`.
+   */
+  role?: 'full' | 'append-only';
 }
 
 /** A password: text (encoded as UTF-8, not normalized) or raw bytes. */
@@ -127,6 +132,7 @@ export async function createKeyFile(
     host: options.host ?? hostname(),
     user: options.user ?? currentUser(),
     ...(options.label === undefined ? {} : { label: options.label }),
+    ...(options.role === undefined || options.role === 'full' ? {} : { role: options.role }),
   };
   // Validates the parameters (N a power of two, memory bound…) before spending scrypt time.
   const check = keyFileSchema.safeParse({

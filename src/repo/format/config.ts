@@ -72,8 +72,8 @@ export function serializeConfig(config: RepositoryConfig): string {
 
 /**
  * Parses the text of a `config` object. Throws `SHIP_REPO_UNSUPPORTED_VERSION` when `version`
- * is a number other than 1, `SHIP_REPO_CORRUPT` (naming the field) when it is malformed, and
- * `SHIP_REPO_CHUNKER_PARAMS` / `SHIP_REPO_BAD_COMPRESSION_LEVEL` on values this build refuses.
+ * is a number other than 1, and `SHIP_REPO_CORRUPT` (naming the field) when it is malformed or
+ * holds chunker sizes or a compression level `repo init` refuses (the stored config was changed).
  */
 export function parseConfig(text: string, where: string): RepositoryConfig {
   const what = `repository config at ${where}`;
@@ -95,8 +95,17 @@ export function parseConfig(text: string, where: string): RepositoryConfig {
     const field = issue && issue.path.length > 0 ? ` at \`${issue.path.join('.')}\`` : '';
     throw repoCorrupt(what, `malformed config${field}: ${issue?.message ?? 'invalid'}`);
   }
-  validateChunkerParams(configChunkerParams(parsed.data));
-  checkCompressionLevel(parsed.data.compression.level);
+  try {
+    validateChunkerParams(configChunkerParams(parsed.data));
+    checkCompressionLevel(parsed.data.compression.level);
+  } catch (error) {
+    // Values `repo init` would have refused: the stored config was changed or damaged.
+    if (!(error instanceof ShipError)) throw error;
+    throw repoCorrupt(what, `malformed config: ${error.message}`, {
+      hint: 'the config was changed or damaged; restore it from a copy of the repository',
+      cause: error,
+    });
+  }
   return parsed.data;
 }
 

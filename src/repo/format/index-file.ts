@@ -1,6 +1,6 @@
 import { openBlob, repoCorrupt, sealBlob } from '../crypto/index.js';
 import { FileType, type Backend } from '../backend/index.js';
-import { isShipError } from '../../core/index.js';
+import { ExitCode, failpoint, isShipError } from '../../core/index.js';
 
 import { ID_BYTES, isHexId, readId, sha256Hex, writeId } from './ids.js';
 import { MasterIndex } from './master-index.js';
@@ -109,6 +109,7 @@ export async function writeIndexFiles(
     const sealed = sealBlob(key, { type: 'index', compressed: false }, encodeIndexFile(batch));
     const name = sha256Hex(sealed);
     await putIfAbsent(backend, FileType.index, name, sealed);
+    failpoint('index.written');
     names.push(name);
     bytes += sealed.length;
     batch = [];
@@ -187,6 +188,42 @@ export async function rebuildIndexFromPacks(
     for (const entry of entries) index.add(name, entry);
   }
   return { index, packs, damaged };
+}
+
+/**
+ * Packs in `data/` that no index lists — left by a backup that crashed after writing them but
+ * before writing its index files — read from their tables of contents (two range reads each).
+ * Only packs holding at least one blob `index` lacks are returned; packs whose TOC cannot be
+ * read (or that vanished meanwhile) are skipped: `check` reports them and prune deals with them.
+ *
+ * @example
+ * for (const pack of await findUnindexedPacks(backend, key, index, (name) => false)) { … }
+ */
+export async function findUnindexedPacks(
+  backend: Backend,
+  key: Uint8Array,
+  index: MasterIndex,
+  isKnown: (pack: string) => boolean,
+): Promise<IndexFilePack[]> {
+  const indexed = new Set(index.packs());
+  const found: IndexFilePack[] = [];
+  for await (const { name } of backend.list(FileType.data)) {
+    if (indexed.has(name) || isKnown(name)) continue;
+    let entries: PackEntry[];
+    try {
+      entries = await readPackToc({ backend, name }, key);
+    } catch (error) {
+      const skip =
+        isShipError(error) &&
+        (error.exitCode === ExitCode.repoCorrupt || error.code === 'SHIP_REPO_NOT_FOUND');
+      if (skip) continue;
+      throw error;
+    }
+    if (entries.some((entry) => !index.has(entry.id, entry.type))) {
+      found.push({ pack: name, entries });
+    }
+  }
+  return found;
 }
 
 /** Stores an object create-only; an existing object of a content-addressed name is kept. */

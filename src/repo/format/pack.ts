@@ -9,7 +9,7 @@ import {
   type BlobType,
 } from '../crypto/index.js';
 import { FileType, type Backend } from '../backend/index.js';
-import { isShipError } from '../../core/index.js';
+import { failpoint, isShipError } from '../../core/index.js';
 
 import { readId, sha256Hex, writeId } from './ids.js';
 
@@ -340,4 +340,5 @@ export async function writePack(backend: Backend, pack: FinishedPack): Promise<v
     if (isShipError(error) && error.code === 'SHIP_REPO_EXISTS') return;
     throw error;
   }
+  failpoint('pack.written');
 }

@@ -72,6 +72,6 @@ describe('repository config', () => {
     expect(code(JSON.stringify({ ...config, secret: 'x' }))).toBe('SHIP_REPO_CORRUPT');
     expect(code('{')).toBe('SHIP_REPO_CORRUPT');
     const badChunker = { ...config, chunker: { min: 10, avg: 3000, max: 20 } };
-    expect(code(JSON.stringify(badChunker))).toBe('SHIP_REPO_CHUNKER_PARAMS');
+    expect(code(JSON.stringify(badChunker))).toBe('SHIP_REPO_CORRUPT');
   });
 });

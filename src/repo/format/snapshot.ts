@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { ShipError } from '../../core/index.js';
+import { ShipError, failpoint } from '../../core/index.js';
 import { FileType, type Backend } from '../backend/index.js';
 import { compressSync, decompressSync } from '../compress/index.js';
 import { openBlob, repoCorrupt, repoUnsupportedVersion, sealBlob } from '../crypto/index.js';
@@ -86,6 +86,7 @@ export async function writeSnapshot(
     : sealBlob(key, { type: 'snapshot', compressed: false }, plaintext);
   const id = sha256Hex(sealed);
   await putIfAbsent(backend, FileType.snapshots, id, sealed);
+  failpoint('snapshot.written');
   return id;
 }
 
