@@ -13,6 +13,7 @@ const modules = [
   'auth',
   'cli',
   'core',
+  'datastores',
   'demo',
   'init',
   'ledger',

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, ShipError, VERSION, formatProblem, isShipError } from '../core/index.js';
 import { err, outJson, processIo, type Io } from './io.js';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
@@ -37,6 +38,7 @@ Examples:
 
 Exit codes: 0 ok · 1 gate failed · 2 usage/spec error · 3 runtime error · see docs/exit-codes.md`,
     );
+  registerBackupCommands(program, cli);
   registerDemoCommand(program, cli);
   registerInitCommand(program, cli);
   registerSpecCommands(program, cli);

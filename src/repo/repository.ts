@@ -855,6 +855,11 @@ export class Repository {
 
 function waitDrain(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
+    // Already gone (e.g. a child's stdin after the child exited): no event will ever come.
+    if (out.destroyed || out.closed) {
+      reject(out.errored ?? new Error('the output stream closed before the restore finished'));
+      return;
+    }
     const done = (error?: Error) => {
       out.off('drain', onDrain);
       out.off('error', done);

@@ -141,6 +141,23 @@ describe('Repository stream round trips', () => {
 });
 
 describe('Repository backup edge cases', () => {
+  it('restore into an output that is already closed fails instead of waiting forever', async () => {
+    const { repo } = await freshRepo();
+    const data = randomBytes(200_000);
+    const { snapshotId } = await repo.backupStream(pieces(data), {
+      source: { type: 'stream', name: 'gone' },
+    });
+    // A child's stdin after the child exited: destroyed before the restore writes to it.
+    const out = new Writable({
+      highWaterMark: 1,
+      write: (_chunk, _encoding, done) => {
+        done();
+      },
+    });
+    out.destroy();
+    await expect(repo.restoreStream(snapshotId, out)).rejects.toThrow(/closed|destroyed/);
+  });
+
   it('reports progress and leaves no snapshot when the source fails', async () => {
     const { repo, backend } = await freshRepo();
     const seen: number[] = [];

@@ -1,0 +1,49 @@
+export type {
+  BackupOptions,
+  BackupOutcome,
+  BackupSink,
+  CommandSpec,
+  Driver,
+  DriverBackupMeta,
+  RestoreOptions,
+  Sandbox,
+  SandboxOptions,
+  ServerIdentity,
+  SnapshotReader,
+  Target,
+  ToolRequirement,
+} from './driver.js';
+export { DatastoreErrorCode } from './errors.js';
+export {
+  compareFingerprints,
+  fingerprintForManifest,
+  fingerprintFromManifest,
+  makeFingerprint,
+} from './fingerprint.js';
+export type { Fingerprint, FingerprintComparison, FingerprintEntry } from './fingerprint.js';
+export { DRIVERS, driverFor, supportedKinds } from './registry.js';
+export { repositoryReader, repositorySink } from './repository.js';
+export type { RepositorySinkOptions } from './repository.js';
+export {
+  findPgTools,
+  parsePgVersion,
+  DEBIAN_POSTGRES_ROOT,
+  POSTGRES_BIN_ENV,
+} from './postgres-tools.js';
+export type { FindPgToolsOptions, PgToolSet } from './postgres-tools.js';
+export { parsePgConnection } from './postgres-connection.js';
+export type { PgConnection } from './postgres-connection.js';
+export { COMMAND_TARGET_NOT_EMPTY_STATUS, commandEnv } from './command.js';
+export { postgresDriver, LARGE_OBJECTS_ENTRY } from './postgres.js';
+export { sqliteDriver, sqliteFingerprint } from './sqlite.js';
+export { filesDriver, directoryFingerprint } from './files.js';
+export { commandDriver } from './command.js';
+export {
+  backupEvidence,
+  datastoreSnapshots,
+  datastoreTarget,
+  runDatastoreBackup,
+  specDatastore,
+  withDatastoreRepository,
+} from './run.js';
+export type { BackupRunContext, BackupRunResult } from './run.js';

@@ -1,0 +1,169 @@
+/** A throwaway PostgreSQL server holding a snapshot's data, for drills. */
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+import { ShipError, isShipError, registerSecret } from '../core/index.js';
+
+import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
+import { DatastoreErrorCode } from './errors.js';
+import { withClient } from './postgres-client.js';
+import { parsePgConnection } from './postgres-connection.js';
+import { checkRestorable, restoreInto } from './postgres-restore.js';
+import { findPgTools } from './postgres-tools.js';
+import { runChild } from './process.js';
+
+/** A free TCP port on 127.0.0.1 (the kernel picks; we release it just before the server binds). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** uid and gid of the `postgres` OS user (PostgreSQL refuses to run as root). */
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const uid = Number((await runChild('id', ['-u', 'postgres'], { what: 'id -u postgres' })).trim());
+  const gid = Number((await runChild('id', ['-g', 'postgres'], { what: 'id -g postgres' })).trim());
+  return { uid, gid };
+}
+
+function manifestServerMajor(from: SnapshotReader): number {
+  const version =
+    from.snapshot.manifest.toolVersions['postgres'] ??
+    from.snapshot.manifest.toolVersions['pg_dump'];
+  const major = Number(version?.split('.')[0]);
+  return Number.isInteger(major) && major > 0 ? major : 15;
+}
+
+export async function sandbox(
+  from: SnapshotReader,
+  options: SandboxOptions = {},
+): Promise<Sandbox> {
+  checkRestorable(from);
+  const major = manifestServerMajor(from);
+  const server = await findPgTools(major, {
+    programs: ['initdb', 'pg_ctl', 'postgres'],
+    server: true,
+  });
+  const asRoot = process.getuid?.() === 0;
+  const owner = asRoot ? await postgresUser() : undefined;
+  const base = options.baseDir ?? tmpdir();
+  await mkdir(base, { recursive: true });
+  if (owner !== undefined) await requireTraversable(base);
+  const dir = await mkdtemp(join(base, 'shipshape-pg-sandbox-'));
+  const data = join(dir, 'data');
+  const socketDir = join(dir, 'run');
+  const password = randomBytes(18).toString('base64url');
+  registerSecret(password);
+  const run = (program: string, args: string[]) => {
+    const file = server.path(program);
+    return owner === undefined
+      ? runChild(file, args, { what: program })
+      : runChild('runuser', ['-u', 'postgres', '--', file, ...args], { what: program });
+  };
+  let started = false;
+  const stop = async () => {
+    if (started) {
+      started = false;
+      await run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '60', 'stop']).catch(
+        () => undefined,
+      );
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await mkdir(socketDir);
+    const pwfile = join(dir, 'pwfile');
+    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+    if (owner !== undefined) {
+      for (const path of [dir, socketDir, pwfile]) await chown(path, owner.uid, owner.gid);
+    }
+    await chmod(dir, 0o700);
+    await run('initdb', [
+      '-D',
+      data,
+      '-U',
+      'shipshape',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      `--pwfile=${pwfile}`,
+    ]).catch((error: unknown) => {
+      throw sandboxFailed('initdb', error);
+    });
+    await rm(pwfile);
+    const port = await freePort();
+    await run('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      'start',
+    ]).catch((error: unknown) => {
+      throw sandboxFailed('pg_ctl start', error);
+    });
+    started = true;
+    const admin = parsePgConnection(
+      `postgres://shipshape:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    );
+    await withClient(admin, 'creating the sandbox database', (client) =>
+      client.query('CREATE DATABASE restored'),
+    );
+    const connection = `postgres://shipshape:${encodeURIComponent(password)}@127.0.0.1:${port}/restored`;
+    await restoreInto(from, parsePgConnection(connection), {
+      jobs: options.jobs ?? 2,
+      noOwner: true,
+    });
+    return {
+      target: { name: `${from.snapshot.manifest.source.name ?? 'postgres'}-sandbox`, connection },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The server runs as `postgres`: every directory above its data must let others pass. */
+async function requireTraversable(base: string): Promise<void> {
+  for (let dir = resolve(base); ; dir = dirname(dir)) {
+    const info = await stat(dir);
+    if ((info.mode & 0o001) === 0) {
+      throw ShipError.runtime(
+        DatastoreErrorCode.sandboxFailed,
+        `the PostgreSQL sandbox cannot live under ${base}: the postgres user cannot enter ${dir}`,
+        { hint: `choose a sandbox directory the postgres user can reach, or \`chmod o+x ${dir}\`` },
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
+function sandboxFailed(step: string, cause: unknown): ShipError {
+  const message = isShipError(cause) ? cause.message : String(cause);
+  return ShipError.runtime(
+    DatastoreErrorCode.sandboxFailed,
+    `the PostgreSQL sandbox failed at ${step}: ${message}`,
+    {
+      cause,
+      hint: 'install the server package for the backup’s PostgreSQL version and check free disk space',
+    },
+  );
+}
