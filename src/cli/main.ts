@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, ShipError, VERSION, formatProblem, isShipError } from '../core/index.js';
 import { err, outJson, processIo, type Io } from './io.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerRestoreCommand } from './commands/restore.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
@@ -45,6 +46,7 @@ Exit codes: 0 ok · 1 gate failed · 2 usage/spec error · 3 runtime error · se
   registerLedgerCommands(program, cli);
   registerNotifyCommands(program, cli);
   registerRepoCommands(program, cli);
+  registerRestoreCommand(program, cli);
   registerServeCommand(program, cli);
   registerStoreCommands(program, cli);
   registerUsersCommands(program, cli);

@@ -30,6 +30,10 @@ export const DatastoreErrorCode = {
   sandboxFailed: 'SHIP_DATASTORE_SANDBOX_FAILED',
   /** The kind cannot start a sandbox (`command`). Exit 2. */
   noSandbox: 'SHIP_DATASTORE_NO_SANDBOX',
+  /** No snapshot of the data store matches (`restore --at` before the first backup). Exit 2. */
+  noSnapshot: 'SHIP_DATASTORE_NO_SNAPSHOT',
+  /** A restored copy's fingerprint differs from the snapshot's. Exit 1. */
+  fingerprintMismatch: 'SHIP_DATASTORE_FINGERPRINT_MISMATCH',
 } as const;
 
 /** `SHIP_DATASTORE_TOOL_MISSING` naming the packages that install the tool. */

@@ -47,3 +47,40 @@ export {
   withDatastoreRepository,
 } from './run.js';
 export type { BackupRunContext, BackupRunResult } from './run.js';
+export {
+  ALERTING_STATES,
+  BACKUP_STATES,
+  NO_BACKUP_FACTS,
+  backupAttemptOf,
+  backupStatusReport,
+  backupSubject,
+  datastoreBackupStatus,
+  foldBackupRecord,
+  readBackupFacts,
+} from './status.js';
+export type {
+  BackupAttempt,
+  BackupFacts,
+  BackupLedgerSource,
+  BackupState,
+  BackupStatusOptions,
+  DatastoreBackupStatus,
+  ScheduleStatus,
+} from './status.js';
+export {
+  checkFingerprint,
+  describeMismatch,
+  pickSnapshot,
+  restoreEvidence,
+  restoreTarget,
+  runDatastoreRestore,
+  snapshotDataTime,
+} from './restore-run.js';
+export type {
+  FingerprintCheck,
+  RestoreRunContext,
+  RestoreRunOptions,
+  RestoreRunResult,
+} from './restore-run.js';
+export { verifyDatastoreBackups, verifyEvidence } from './verify-run.js';
+export type { UnreadableSnapshot, VerifyRunOptions, VerifyRunResult } from './verify-run.js';

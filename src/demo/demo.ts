@@ -1,17 +1,36 @@
-import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ShipError } from '../core/index.js';
+import Database from 'better-sqlite3';
+import { ShipError, formatSize, isShipError } from '../core/index.js';
+import {
+  backupEvidence,
+  backupStatusReport,
+  datastoreTarget,
+  runDatastoreBackup,
+  specDatastore,
+  type DatastoreBackupStatus,
+} from '../datastores/index.js';
 import type { VerifyReport } from '../ledger/index.js';
+import { Repository } from '../repo/index.js';
 import { recordSpecCheck, summariseSpec, type SpecCheckSummary } from '../validate/index.js';
-import { Workspace, ensureGitignore, ensureWorkspaceKeys } from '../workspace/index.js';
+import {
+  Workspace,
+  ensureGitignore,
+  ensureWorkspaceKeys,
+  openSpecRepository,
+} from '../workspace/index.js';
 
 /** The example service shipped with the package (`examples/demo`, beside `src/` and `dist/`). */
 export const DEMO_TEMPLATE_DIR = fileURLToPath(new URL('../../examples/demo', import.meta.url));
 
 /** The OS user placeholder in the template's `people` section. */
 const OPERATOR_PLACEHOLDER = 'demo-operator';
+
+/** The example service's data store, and the environment the demo backs up. */
+const DEMO_DATASTORE = 'orders-db';
+const DEMO_ENVIRONMENT = 'production';
 
 export interface DemoOptions {
   /** Where to create the workspace. @default ./shipshape-demo */
@@ -36,6 +55,8 @@ export interface DemoReport {
   keyId: string;
   steps: DemoStep[];
   evidence: { seq: number; hash: string; gate: string; outcome: string }[];
+  /** The backup of the example service's SQLite store and `backup status` after it. */
+  backup: { datastore: string; snapshotId: string; status: DatastoreBackupStatus };
   ledger: Pick<VerifyReport, 'ok' | 'records' | 'signedThrough' | 'problems'>;
 }
 
@@ -49,8 +70,59 @@ async function isEmptyDir(dir: string): Promise<boolean> {
 }
 
 /**
+ * The example service's database, as the service creates it, with a few orders: what the demo
+ * backs up. An existing database is kept.
+ */
+async function ensureSampleData(path: string): Promise<number> {
+  await mkdir(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec(`CREATE TABLE IF NOT EXISTS orders (
+  id INTEGER PRIMARY KEY,
+  customer TEXT NOT NULL,
+  amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+)`);
+    const count = () => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM orders').get()?.n;
+    if (count() === 0) {
+      const insert = db.prepare('INSERT INTO orders (customer, amount_cents) VALUES (?, ?)');
+      for (const [customer, cents] of [
+        ['Ada', 1250],
+        ['Grace', 4999],
+        ['Linus', 300],
+      ] as const) {
+        insert.run(customer, cents);
+      }
+    }
+    return count() ?? 0;
+  } finally {
+    db.close();
+  }
+}
+
+/** Creates the spec's repository `name` unless it exists (the password comes from the spec). */
+async function ensureRepository(workspace: Workspace, name: string): Promise<boolean> {
+  const opened = await openSpecRepository(workspace.spec, name, {
+    baseDir: workspace.dir,
+    env: workspace.env,
+  });
+  try {
+    const created = await Repository.init(opened.backend, opened.password);
+    await created.close();
+    return true;
+  } catch (error) {
+    if (isShipError(error) && error.code === 'SHIP_REPO_EXISTS') return false;
+    throw error;
+  } finally {
+    await opened.backend.close();
+  }
+}
+
+/**
  * Creates a demo workspace from the example service and runs the gates available so far against
- * it, recording their evidence: today the spec check (`validate`), then a ledger verification.
+ * it, recording their evidence: the spec check (`validate`), a backup of the service's SQLite
+ * store into a local repository (`backup`) and its `backup status`, then a ledger verification.
  * Needs no servers.
  */
 export async function createDemo(options: DemoOptions): Promise<DemoReport> {
@@ -108,6 +180,45 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
       detail: `validate gate result recorded as ledger record #${record.seq}`,
     });
 
+    step('backing up the orders database');
+    const datastore = specDatastore(workspace.spec, DEMO_DATASTORE);
+    const context = {
+      spec: workspace.spec,
+      baseDir: workspace.dir,
+      env: workspace.env,
+      environment: DEMO_ENVIRONMENT,
+    };
+    const { target } = datastoreTarget(DEMO_DATASTORE, datastore, context);
+    const orders = await ensureSampleData(target.connection);
+    const createdRepository = await ensureRepository(workspace, datastore.repository);
+    const backup = await runDatastoreBackup(DEMO_DATASTORE, context);
+    const ledger = await workspace.evidence();
+    const backupRecord = await ledger.record({
+      kind: 'gate-result',
+      subject: `datastore:${DEMO_DATASTORE}`,
+      body: backupEvidence(backup),
+    });
+    if (!backup.ok) throw backup.error;
+    const snapshot = backup.outcome.snapshot;
+    steps.push({
+      step: 'backup',
+      detail:
+        `${DEMO_DATASTORE} (${orders} orders) → snapshot ${snapshot.snapshotId.slice(0, 12)} in ` +
+        `${createdRepository ? 'new' : 'the'} encrypted repository .shipshape/backups ` +
+        `(${formatSize(snapshot.bytesStored)} stored), backup gate result #${backupRecord.seq}`,
+    });
+    const [status] = await backupStatusReport(workspace.spec, ledger, {
+      names: [DEMO_DATASTORE],
+      environment: DEMO_ENVIRONMENT,
+    });
+    if (status === undefined) throw new Error('backup status returned no row for the demo store');
+    steps.push({
+      step: 'backup status',
+      detail:
+        `${DEMO_DATASTORE}: ${status.status} (${status.reason})` +
+        (status.schedule?.next == null ? '' : `, next scheduled run ${status.schedule.next}`),
+    });
+
     step('verifying the ledger');
     const report = await (await workspace.ledger()).verify();
     steps.push({
@@ -122,7 +233,11 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
       spec: summary,
       keyId: keys.keyId,
       steps,
-      evidence: [{ seq: record.seq, hash: record.hash, gate: 'validate', outcome: 'passed' }],
+      evidence: [
+        { seq: record.seq, hash: record.hash, gate: 'validate', outcome: 'passed' },
+        { seq: backupRecord.seq, hash: backupRecord.hash, gate: 'backup', outcome: 'passed' },
+      ],
+      backup: { datastore: DEMO_DATASTORE, snapshotId: snapshot.snapshotId, status },
       ledger: {
         ok: report.ok,
         records: report.records,

@@ -30,6 +30,8 @@ export const EVENT_TYPES = [
   'sign-off',
   'note',
   'repo-run-failed',
+  'datastore-restored',
+  'datastore-verified',
 ] as const;
 export type KnownEventType = (typeof EVENT_TYPES)[number];
 /** A known event type, or a custom one (`x-deploy-freeze`). */

@@ -54,6 +54,7 @@ export function createApp(options: AppOptions): ShipshapeApp {
     options.metrics ??
     new ServerMetrics({
       ledger: () => workspace.ledger(),
+      datastores: () => workspace.spec.datastores,
       onLedgerError: (error) => {
         logger.warn({ err: error }, 'metrics: cannot read the ledger');
       },

@@ -22,13 +22,28 @@ describe('shipshape demo', () => {
     const report = JSON.parse(run.stdout) as {
       dir: string;
       evidence: { gate: string; outcome: string; seq: number }[];
+      backup: { snapshotId: string };
       ledger: { ok: boolean; records: number; signedThrough: number };
     };
     expect(report.dir).toBe(join(root, 'ws'));
     expect(report.evidence).toEqual([
       expect.objectContaining({ gate: 'validate', outcome: 'passed', seq: 1 }),
+      expect.objectContaining({ gate: 'backup', outcome: 'passed', seq: 2 }),
     ]);
-    expect(report.ledger).toMatchObject({ ok: true, records: 1, signedThrough: 1 });
+    expect(report.ledger).toMatchObject({ ok: true, records: 2, signedThrough: 2 });
+    expect(report.backup).toMatchObject({
+      datastore: 'orders-db',
+      status: { status: 'ok', alerting: false, rpoSeconds: 6 * 3600 },
+    });
+    const status = await runCli(['backup', 'status', '--json'], { cwd: join(root, 'ws'), env });
+    expect(status.code, status.stderr).toBe(0);
+    const list = await runCli(['backup', 'list', 'orders-db', '--json'], {
+      cwd: join(root, 'ws'),
+      env,
+    });
+    expect(JSON.parse(list.stdout)).toMatchObject({
+      snapshots: [{ datastore: 'orders-db', id: report.backup.snapshotId }],
+    });
     expect((await stat(join(root, 'ws/.shipshape/keys/ledger.key'))).mode & 0o777).toBe(0o600);
     expect(await readFile(join(root, 'ws/.gitignore'), 'utf8')).toContain('.shipshape/');
     expect(await readFile(join(root, 'ws/service/server.mjs'), 'utf8')).toContain('createServer');
@@ -39,6 +54,7 @@ describe('shipshape demo', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('spec check');
     expect(run.stdout).toContain('ledger verify');
+    expect(run.stdout).toContain('backup status');
     expect(run.stdout).toContain('ledger list --spec text/shipshape.yaml');
   });
 
@@ -49,8 +65,8 @@ describe('shipshape demo', () => {
     expect(run.stderr).toContain('--force');
     const forced = await runCli(['demo', '--dir', 'ws', '--force', '--json'], { cwd: root, env });
     expect(forced.code, forced.stderr).toBe(0);
-    // The ledger survives: a second demo run appends to the same chain.
-    expect((JSON.parse(forced.stdout) as { ledger: { records: number } }).ledger.records).toBe(2);
+    // The ledger and the repository survive: a second demo run appends to the same chain.
+    expect((JSON.parse(forced.stdout) as { ledger: { records: number } }).ledger.records).toBe(4);
   });
 
   it('detects a tampered ledger and verifies an export offline', async () => {

@@ -37,12 +37,10 @@ describe('shipshape backup run', () => {
     root = await mkdtemp(join(tmpdir(), 'shipshape-backup-cli-'));
     dir = join(root, 'demo');
     expect((await runCli(['demo', '--dir', dir], { cwd: root, env })).code).toBe(0);
-    expect((await run(['repo', 'init', '--repo', 'local'])).code).toBe(0);
+    // The demo created the `local` repository and data/orders.db; add rows of our own.
     await mkdir(join(dir, 'data', 'uploads'), { recursive: true });
     const sqlite = new Database(join(dir, 'data', 'orders.db'));
-    sqlite.exec(
-      "CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT); INSERT INTO orders (item) VALUES ('a'), ('b')",
-    );
+    sqlite.exec("INSERT INTO orders (customer, amount_cents) VALUES ('a', 1), ('b', 2)");
     sqlite.close();
     await writeFile(join(dir, 'data', 'uploads', 'invoice.pdf'), randomBytes(5000));
     db = await createPostgresDatabase('backup_cli');

@@ -23,7 +23,7 @@ export function registerDemoCommand(program: Command, cli: Cli): void {
     .addHelpText(
       'after',
       examples('shipshape demo', 'shipshape demo --dir /tmp/demo --force --json') +
-        '\n\nNeeds no servers. Exit codes: 0 ok · 2 directory not empty · 10 ledger failed verification',
+        "\n\nNeeds no servers. Backs up the example service's SQLite store into .shipshape/backups.\nExit codes: 0 ok · 2 directory not empty · 10 ledger failed verification",
     )
     .action(async (options: { json: boolean; dir: string; force: boolean }) => {
       const report = await createDemo({
@@ -47,5 +47,7 @@ export function registerDemoCommand(program: Command, cli: Cli): void {
       out(cli.io, `  ${self} spec check --spec ${spec}      # validate it again`);
       out(cli.io, `  ${self} ledger list --spec ${spec}     # the evidence recorded so far`);
       out(cli.io, `  ${self} ledger verify --spec ${spec}   # chain and signatures`);
+      out(cli.io, `  ${self} backup status --spec ${spec}   # backup age against schedule and RPO`);
+      out(cli.io, `  ${self} backup list --spec ${spec}     # the snapshots in the repository`);
     });
 }

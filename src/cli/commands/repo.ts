@@ -19,6 +19,7 @@ import { recordingFailedRun } from './repo-run.js';
 import { registerRepoMaintenanceCommands } from './repo-maintenance.js';
 import { examples, withCommonOptions, type Cli } from '../cli.js';
 import { err, out, outJson, showProgress } from '../io.js';
+import { stdinSource } from '../stdin.js';
 import { renderTable } from '../table.js';
 
 export interface RepoOptions {
@@ -456,7 +457,7 @@ export function registerRepoCommands(program: Command, cli: Cli): void {
         async (repository) => {
           const shown = progress(cli, options.json, 'backup');
           const result = await repository.backupStream(
-            process.stdin,
+            stdinSource(),
             { source: { type: 'stream', name: options.name ?? 'stdin' }, tags: options.tag ?? [] },
             {
               onProgress: (p) => {

@@ -9,4 +9,4 @@ export {
   type ChunkerMasks,
   type ChunkerParams,
 } from './params.js';
-export { chunkStream } from './stream.js';
+export { chunkStream, type ChunkStreamOptions } from './stream.js';

@@ -122,6 +122,27 @@ describe('chunkStream', () => {
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
+  it('with reuseBuffer, cuts the same chunks from one reused work buffer', async () => {
+    const data = pseudoRandom(MiB + 777, 6);
+    const expected = (await collect(chunkStream(pieces(data, [5000, 70_000]), SMALL, KEY))).map(
+      (chunk) => Buffer.from(chunk),
+    );
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    const source = chunkStream(pieces(data, [5000, 70_000]), SMALL, KEY, { reuseBuffer: true });
+    for await (const chunk of source) {
+      // Valid until the next chunk is asked for: copy it now, as a consumer must.
+      copies.push(Buffer.from(chunk));
+      buffers.add(chunk.buffer);
+    }
+    expect(copies.map((chunk) => chunk.length)).toEqual(expected.map((chunk) => chunk.length));
+    expect(Buffer.concat(copies).equals(data)).toBe(true);
+    // 1 MiB through a 128 KiB work buffer: the buffer grows once to full size, then is reused
+    // (without reuse there would be a fresh one per 128 KiB).
+    expect(buffers.size).toBeLessThanOrEqual(3);
+    for (const buffer of buffers) expect(buffer.byteLength).toBeLessThanOrEqual(2 * 65536);
+  });
+
   it('validates params and key before reading, and passes source errors through', async () => {
     const bad = { minSize: 4096, avgSize: 4096, maxSize: 8192 };
     await expect(collect(chunkStream([Buffer.alloc(1)], bad, KEY))).rejects.toMatchObject({

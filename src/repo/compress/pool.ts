@@ -64,6 +64,19 @@ export interface SealedResult {
   id: string | undefined;
 }
 
+/**
+ * A blob sealed by a worker, as the three pieces it came back in: header and nonce, ciphertext,
+ * GCM tag. Their concatenation is `sealBlob`'s exact output; `PackWriter.add` takes them as
+ * they are, so the blob is never joined (one 1 MiB allocation and copy less per chunk).
+ */
+export interface SealedParts {
+  parts: readonly [head: Buffer, body: Buffer, tag: Buffer];
+  /** Total bytes of the sealed blob. */
+  length: number;
+  /** HMAC-SHA-256 hex of the plaintext (only when `withId` was set). */
+  id: string | undefined;
+}
+
 type JobRequest =
   | { op: 'compress'; data: Uint8Array; level: number }
   | { op: 'decompress'; data: Uint8Array; expectedLength: number }
@@ -71,6 +84,9 @@ type JobRequest =
 
 interface JobResult {
   data: Uint8Array | null;
+  /** `seal` only: header and nonce, and the tag, that go around `data`. */
+  head: Uint8Array | undefined;
+  tag: Uint8Array | undefined;
   chunkId: string | undefined;
 }
 
@@ -198,17 +214,31 @@ export class CompressPool {
    * strictly smaller (and the input at least `MIN_COMPRESS_BYTES`), then AES-256-GCM with the
    * header as associated data: byte for byte the format of `sealBlob`, with a fresh nonce.
    * With `withId`, the worker also computes the plaintext's chunk id (HMAC-SHA-256), so the
-   * caller's thread does neither hash nor cipher. Needs `sealKeys`; `data` is copied.
+   * caller's thread does neither hash nor cipher. Needs `sealKeys`; `data` is copied before
+   * `seal` returns, so the caller may reuse its buffer at once.
    */
   async seal(
     data: Uint8Array,
     type: BlobType,
     options: { withId?: boolean } = {},
   ): Promise<SealedResult> {
+    const { parts, length, id } = await this.sealParts(data, type, options);
+    return { sealed: Buffer.concat(parts, length), id };
+  }
+
+  /**
+   * {@link seal}, returning the blob as its three pieces instead of one joined buffer (see
+   * {@link SealedParts}): what a backup hands to its `PackWriter`.
+   */
+  sealParts(
+    data: Uint8Array,
+    type: BlobType,
+    options: { withId?: boolean } = {},
+  ): Promise<SealedParts> {
     if (this.#sealKeys === undefined) {
-      throw new Error('this compression pool was created without sealKeys');
+      return Promise.reject(new Error('this compression pool was created without sealKeys'));
     }
-    const { data: sealed, chunkId } = await this.#run(
+    return this.#run(
       {
         op: 'seal',
         data,
@@ -217,9 +247,16 @@ export class CompressPool {
         withId: options.withId ?? false,
       },
       () => new Error('seal job reported a corrupt frame'),
-    );
-    if (sealed === null) throw new Error('seal job returned no data');
-    return { sealed: toBuffer(sealed), id: chunkId };
+    ).then(({ data: body, head, tag, chunkId }) => {
+      if (body === null || head === undefined || tag === undefined) {
+        throw new Error('seal job returned no data');
+      }
+      return {
+        parts: [toBuffer(head), toBuffer(body), toBuffer(tag)],
+        length: head.length + body.length + tag.length,
+        id: chunkId,
+      };
+    });
   }
 
   /**
@@ -260,8 +297,20 @@ export class CompressPool {
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
-  async #run(request: JobRequest, corrupt: (message: string) => Error): Promise<JobResult> {
-    this.#assertOpen();
+  /**
+   * Runs a job on a worker. The input is copied synchronously, before the first `await`, so
+   * callers (a chunker that reuses its buffer) may overwrite theirs as soon as this returns.
+   */
+  #run(request: JobRequest, corrupt: (message: string) => Error): Promise<JobResult> {
+    if (this.#closed) return Promise.reject(closedError());
+    // The worker gets a copy in a buffer of the pool's own, transferred: cloning the caller's
+    // view would copy its whole backing ArrayBuffer (a 16 MiB read buffer for a 1 MiB chunk),
+    // and transferring the caller's buffer would detach it.
+    return this.#runCopied({ ...request, data: this.#copy(request.data) }, corrupt);
+  }
+
+  /** {@link #run} once the input is the pool's own copy: waits for a place, then queues. */
+  async #runCopied(request: JobRequest, corrupt: (message: string) => Error): Promise<JobResult> {
     await this.#admit();
     if (this.#closed) {
       // Admitted by a job that finished just before close(): give the place back and stop.
@@ -271,10 +320,7 @@ export class CompressPool {
     return new Promise((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
-        // The worker gets a copy in a buffer of the pool's own, transferred: cloning the
-        // caller's view would copy its whole backing ArrayBuffer (a 16 MiB read buffer for a
-        // 1 MiB chunk), and transferring the caller's buffer would detach it.
-        request: { ...request, data: this.#copy(request.data) },
+        request,
         resolve: (result) => {
           this.#release();
           resolve(result);
@@ -362,7 +408,12 @@ export class CompressPool {
       worker.unref();
       if (reply.ok) {
         this.#keepSpare(reply.input);
-        job.resolve({ data: joinSealed(reply), chunkId: reply.chunkId });
+        job.resolve({
+          data: reply.data,
+          head: reply.head,
+          tag: reply.tag,
+          chunkId: reply.chunkId,
+        });
       } else if (reply.kind === 'corrupt') job.reject(job.corrupt(reply.message));
       else job.reject(new Error(`compression worker failed: ${reply.message}`));
       this.#dispatch();
@@ -393,13 +444,6 @@ export class CompressPool {
 
 function closedError(): Error {
   return new Error('the compression pool is closed');
-}
-
-/** A seal reply's blob, `head || data || tag`; any other reply's data as it is. */
-function joinSealed(reply: { data: Uint8Array | null; head?: Uint8Array; tag?: Uint8Array }) {
-  const { data, head, tag } = reply;
-  if (data === null || head === undefined || tag === undefined) return data;
-  return Buffer.concat([head, data, tag], head.length + data.length + tag.length);
 }
 
 function toBuffer(data: Uint8Array): Buffer {

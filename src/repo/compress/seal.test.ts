@@ -56,6 +56,24 @@ describe('CompressPool.seal', () => {
     expect(input.length).toBe(4096);
   });
 
+  it('sealParts returns the blob as header+nonce, ciphertext and tag pieces', async () => {
+    const workers = pool({ workers: 1, sealKeys: keys, maxQueued: 0 });
+    const inputs = [Buffer.from('abc '.repeat(50_000)), randomBytes(70_000), Buffer.alloc(0)];
+    const copies = inputs.map((input) => Buffer.from(input));
+    // More jobs than places (1 worker, no queue): the later ones wait for admission.
+    const jobs = inputs.map((input) => workers.sealParts(input, 'data'));
+    // The input is copied before sealParts returns: scribbling over it now changes nothing.
+    for (const input of inputs) input.fill(0xee);
+    const results = await Promise.all(jobs);
+    results.forEach(({ parts, length }, i) => {
+      const [head, body, tag] = parts;
+      expect(head.length).toBe(20);
+      expect(tag.length).toBe(16);
+      expect(length).toBe(head.length + body.length + tag.length);
+      expect(plaintextOf(Buffer.concat(parts), 'data').equals(copies[i]!)).toBe(true);
+    });
+  });
+
   it('refuses to seal without keys', async () => {
     await expect(pool({ workers: 1 }).seal(Buffer.from('x'), 'data')).rejects.toThrow(/sealKeys/);
   });

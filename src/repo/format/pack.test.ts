@@ -104,6 +104,33 @@ describe('PackWriter and readPackToc', () => {
     });
   });
 
+  it('writes a blob given in pieces exactly as the same blob given whole', async () => {
+    const contents = [randomBytes(100), randomBytes(3000)];
+    const whole = new PackWriter(key);
+    const pieces = new PackWriter(key);
+    for (const content of contents) {
+      const { id, sealed } = blob(content);
+      whole.add(id, sealed);
+      // Cut as a worker returns it: header and nonce, ciphertext, tag.
+      pieces.add(id, [sealed.subarray(0, 20), sealed.subarray(20, -16), sealed.subarray(-16)]);
+      expect(pieces.size).toBe(whole.size);
+    }
+    const a = whole.finish();
+    const b = pieces.finish();
+    expect(b.entries).toEqual(a.entries);
+    expect(b.size).toBe(a.size);
+    // The TOC is sealed with a fresh nonce, so only the blobs compare byte for byte.
+    const blobsEnd = a.entries.at(-1)!.offset + a.entries.at(-1)!.length;
+    expect(bytesOf(b).subarray(0, blobsEnd).equals(bytesOf(a).subarray(0, blobsEnd))).toBe(true);
+    expect(b.id).toBe(createHash('sha256').update(bytesOf(b)).digest('hex'));
+    expect(await readPackToc(bytesOf(b), key)).toEqual(b.entries);
+    // A first piece too short for the header is damage, named as such.
+    const sealed = blob(randomBytes(10)).sealed;
+    expect(() => pieces.add('cd'.repeat(32), [sealed.subarray(0, 4), sealed.subarray(4)])).toThrow(
+      /truncated/,
+    );
+  });
+
   it('records compressed blobs with their plaintext length', async () => {
     const writer = new PackWriter(key);
     const sealed = sealBlob(key, { type: 'data', compressed: true, length: 5000 }, randomBytes(40));

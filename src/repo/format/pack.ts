@@ -176,13 +176,20 @@ export class PackWriter {
   /**
    * Adds a sealed blob (from `sealBlob`) of type data or tree under its id. Its type, flag and
    * plaintext length are read from its header. The pack keeps a reference to `sealed`.
+   *
+   * `sealed` may also be the blob as consecutive pieces (as a worker returns it: header and
+   * nonce, ciphertext, tag): the pack writes them in order without joining them, so a backup
+   * does not copy every blob once more. The first piece must hold the whole header.
    */
-  add(id: string, sealed: Buffer): PackEntry {
-    const header = decodeBlobHeader(sealed, `blob ${id}`);
+  add(id: string, sealed: Buffer | readonly Buffer[]): PackEntry {
+    const pieces: readonly Buffer[] = Buffer.isBuffer(sealed) ? [sealed] : sealed;
+    const header = decodeBlobHeader(pieces[0] ?? Buffer.alloc(0), `blob ${id}`);
     if (!PACKED_BLOB_TYPES.includes(header.type)) {
       throw new Error(`a pack holds data and tree blobs, not ${header.type}`);
     }
-    if (this.#size + sealed.length > MAX_UINT32) {
+    let length = 0;
+    for (const piece of pieces) length += piece.length;
+    if (this.#size + length > MAX_UINT32) {
       throw new Error('a pack cannot exceed 4 GiB: finish it before adding more');
     }
     const entry: PackEntry = {
@@ -190,13 +197,13 @@ export class PackWriter {
       type: header.type,
       compressed: header.compressed,
       offset: this.#size,
-      length: sealed.length,
+      length,
       plaintextLength: header.length,
     };
-    this.#parts.push(sealed);
+    for (const piece of pieces) this.#parts.push(piece);
     this.#entries.push(entry);
     this.#ids.add(`${header.type}:${id}`);
-    this.#size += sealed.length;
+    this.#size += length;
     return entry;
   }
 

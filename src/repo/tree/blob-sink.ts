@@ -41,7 +41,8 @@ export type StoredContent = { chunks: string[] } | { lists: string[] };
 
 interface SealedBlob {
   id: string;
-  sealed: Buffer;
+  /** The sealed blob, whole or as the pieces a worker returned (see `SealedParts`). */
+  sealed: Buffer | readonly Buffer[];
 }
 
 /**
@@ -87,7 +88,12 @@ export class BlobSink {
     const lists: string[] = [];
     let ids: string[] = [];
     let size = 0;
-    for await (const chunk of chunkStream(source, this.#ctx.chunker, this.#ctx.keys.chunker)) {
+    // Each chunk is used (hashed, and copied by `seal`) before the next is asked for, so the
+    // chunker may reuse one work buffer instead of allocating 16 MiB after 16 MiB.
+    const chunks = chunkStream(source, this.#ctx.chunker, this.#ctx.keys.chunker, {
+      reuseBuffer: true,
+    });
+    for await (const chunk of chunks) {
       const id = chunkId(this.#ctx.keys.chunkId, chunk);
       size += chunk.length;
       this.progress.bytesRead += chunk.length;
@@ -98,9 +104,10 @@ export class BlobSink {
         this.progress.bytesNew += chunk.length;
         this.#inFlight.add(id);
         // zstd and AES-GCM run on a worker; the main thread keeps chunking meanwhile.
+        // `sealParts` copies the chunk before it returns; the pieces go into the pack unjoined.
         const task = this.#ctx.pool
-          .seal(chunk, 'data')
-          .then(({ sealed }): SealedBlob => ({ id, sealed }));
+          .sealParts(chunk, 'data')
+          .then(({ parts }): SealedBlob => ({ id, sealed: parts }));
         // Handled when awaited; this only stops an early failure counting as unhandled.
         task.catch(() => undefined);
         this.#window.push(task);
@@ -128,8 +135,8 @@ export class BlobSink {
   async storeTree(plaintext: Buffer): Promise<string> {
     const id = chunkId(this.#ctx.keys.chunkId, plaintext);
     if (this.#known(id, 'tree')) return id;
-    const { sealed } = await this.#ctx.pool.seal(plaintext, 'tree');
-    await this.#place({ id, sealed });
+    const { parts } = await this.#ctx.pool.sealParts(plaintext, 'tree');
+    await this.#place({ id, sealed: parts });
     return id;
   }
 

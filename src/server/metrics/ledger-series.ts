@@ -1,3 +1,4 @@
+import { NO_BACKUP_FACTS, foldBackupRecord, type BackupFacts } from '../../datastores/index.js';
 import type { LedgerRecord, ListOptions, Outcome } from '../../ledger/index.js';
 
 /** `shipshape_gate_last_outcome` values. */
@@ -38,7 +39,7 @@ export class LedgerSeries {
   #afterSeq = 0;
   #total = 0;
   readonly #gates = new Map<string, GateSeries>();
-  readonly #backups = new Map<string, number>();
+  readonly #backups = new Map<string, BackupFacts>();
   #refreshing: Promise<void> | undefined;
 
   /** Records in the ledger as of the last refresh. */
@@ -57,7 +58,18 @@ export class LedgerSeries {
 
   /** Newest successful backup per data store, in Unix seconds. */
   backups(): [datastore: string, seconds: number][] {
-    return [...this.#backups.entries()];
+    const out: [string, number][] = [];
+    for (const [datastore, facts] of this.#backups) {
+      if (facts.lastSuccess !== undefined) {
+        out.push([datastore, facts.lastSuccess.finishedAt.getTime() / 1000]);
+      }
+    }
+    return out;
+  }
+
+  /** What the ledger says about `datastore`'s backups (input of `datastoreBackupStatus`). */
+  backupFacts(datastore: string): BackupFacts {
+    return this.#backups.get(datastore) ?? NO_BACKUP_FACTS;
   }
 
   /** Folds in everything appended since the last refresh. Concurrent callers share one read. */
@@ -102,9 +114,12 @@ export class LedgerSeries {
         ? Math.max(finished, previous?.lastSuccessSeconds ?? -Infinity)
         : previous?.lastSuccessSeconds,
     });
-    if (gate === 'backup' && passed) {
+    if (gate === 'backup') {
       const datastore = datastoreOf(record.subject);
-      this.#backups.set(datastore, Math.max(finished, this.#backups.get(datastore) ?? -Infinity));
+      this.#backups.set(
+        datastore,
+        foldBackupRecord(this.#backups.get(datastore) ?? NO_BACKUP_FACTS, record),
+      );
     }
   }
 

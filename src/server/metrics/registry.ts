@@ -1,4 +1,10 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  BACKUP_STATES,
+  datastoreBackupStatus,
+  type DatastoreBackupStatus,
+} from '../../datastores/index.js';
+import type { Datastore } from '../../spec/index.js';
 import { LedgerSeries, OUTCOME_VALUE, type LedgerSource } from './ledger-series.js';
 
 export interface ServerMetricsOptions {
@@ -8,6 +14,13 @@ export interface ServerMetricsOptions {
   processMetrics?: boolean;
   /** Told when the ledger cannot be read for a scrape (the scrape still answers). */
   onLedgerError?: (error: unknown) => void;
+  /**
+   * The spec's data stores, for the backup status gauges (schedule, RPO). @default none: only
+   * the last-success gauge is exported
+   */
+  datastores?: () => Readonly<Record<string, Datastore>>;
+  /** The clock backup ages are measured with. @default () => new Date() */
+  now?: () => Date;
 }
 
 /** The metric names Shipshape exports, for docs and tests. See docs/server.md. */
@@ -17,6 +30,10 @@ export const METRIC_NAMES = {
   ledgerRecords: 'shipshape_ledger_records_total',
   ledgerUp: 'shipshape_ledger_up',
   backupLastSuccess: 'shipshape_backup_last_success_timestamp_seconds',
+  backupAge: 'shipshape_backup_age_seconds',
+  backupRpo: 'shipshape_backup_rpo_seconds',
+  backupRpoAtRisk: 'shipshape_backup_rpo_at_risk',
+  backupStatus: 'shipshape_backup_status',
   httpRequests: 'shipshape_http_requests_total',
 } as const;
 
@@ -35,6 +52,10 @@ export class ServerMetrics {
   #recordsPublished = 0;
   readonly #ledgerUp: Gauge;
   readonly #backupSuccess: Gauge<'datastore'>;
+  readonly #backupAge: Gauge<'datastore'>;
+  readonly #backupRpo: Gauge<'datastore'>;
+  readonly #backupRpoAtRisk: Gauge<'datastore'>;
+  readonly #backupStatus: Gauge<'datastore' | 'status'>;
 
   constructor(options: ServerMetricsOptions) {
     this.#options = options;
@@ -75,6 +96,42 @@ export class ServerMetrics {
       labelNames: ['datastore'],
       registers,
     });
+    this.#backupAge = new Gauge({
+      name: METRIC_NAMES.backupAge,
+      help: "Age of the newest successful backup's data per data store (seconds; absent before any).",
+      labelNames: ['datastore'],
+      registers,
+    });
+    this.#backupRpo = new Gauge({
+      name: METRIC_NAMES.backupRpo,
+      help: 'Recovery point objective of each data store from the spec (seconds).',
+      labelNames: ['datastore'],
+      registers,
+    });
+    this.#backupRpoAtRisk = new Gauge({
+      name: METRIC_NAMES.backupRpoAtRisk,
+      help: 'Per data store: 1 when the newest backup is older than its RPO (or there is none), else 0.',
+      labelNames: ['datastore'],
+      registers,
+    });
+    this.#backupStatus = new Gauge({
+      name: METRIC_NAMES.backupStatus,
+      help: 'Backup status per data store, as `shipshape backup status` reports it: 1 for the current status, 0 for the others.',
+      labelNames: ['datastore', 'status'],
+      registers,
+    });
+  }
+
+  /**
+   * The backup status of every spec data store, from the ledger as of the last refresh: the
+   * same function `shipshape backup status` uses.
+   */
+  backupStatuses(): DatastoreBackupStatus[] {
+    const datastores = this.#options.datastores?.() ?? {};
+    const now = this.#options.now?.() ?? new Date();
+    return Object.entries(datastores).map(([name, datastore]) =>
+      datastoreBackupStatus(name, datastore, this.#series.backupFacts(name), now),
+    );
   }
 
   /** Counts one answered request. `route` is the route pattern (bounded), never the raw path. */
@@ -116,6 +173,19 @@ export class ServerMetrics {
     this.#backupSuccess.reset();
     for (const [datastore, seconds] of this.#series.backups()) {
       this.#backupSuccess.set({ datastore }, seconds);
+    }
+    this.#backupAge.reset();
+    this.#backupRpo.reset();
+    this.#backupRpoAtRisk.reset();
+    this.#backupStatus.reset();
+    for (const status of this.backupStatuses()) {
+      const labels = { datastore: status.datastore };
+      if (status.ageSeconds !== null) this.#backupAge.set(labels, status.ageSeconds);
+      if (status.rpoSeconds !== null) this.#backupRpo.set(labels, status.rpoSeconds);
+      this.#backupRpoAtRisk.set(labels, status.rpoAtRisk ? 1 : 0);
+      for (const state of BACKUP_STATES) {
+        this.#backupStatus.set({ ...labels, status: state }, state === status.status ? 1 : 0);
+      }
     }
   }
 }
