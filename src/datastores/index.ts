@@ -72,6 +72,7 @@ export {
   describeMismatch,
   pickSnapshot,
   restoreEvidence,
+  restoreFailureEvidence,
   restoreTarget,
   runDatastoreRestore,
   snapshotDataTime,

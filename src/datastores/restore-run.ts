@@ -225,6 +225,35 @@ export async function runDatastoreRestore(
 }
 
 /** The `datastore-restored` event of a restore (secrets redacted). */
+/**
+ * The evidence of a restore that stopped with an error (refused target, unreachable server,
+ * damaged snapshot…): what was attempted and why it failed. `target` is recorded as given
+ * (secrets stay references) and redacted.
+ */
+export function restoreFailureEvidence(
+  datastore: string,
+  target: string,
+  error: ShipError,
+  startedAt: Date,
+): NewEvidence {
+  return {
+    kind: 'event',
+    subject: `datastore:${datastore}`.slice(0, 256),
+    body: {
+      type: 'datastore-restore-failed',
+      details: {
+        datastore,
+        target: redact(target),
+        startedAt: startedAt.toISOString(),
+        failedAt: new Date().toISOString(),
+        code: error.code,
+        exitCode: error.exitCode,
+        message: redact(error.message),
+      },
+    },
+  };
+}
+
 export function restoreEvidence(result: RestoreRunResult): NewEvidence {
   return {
     kind: 'event',

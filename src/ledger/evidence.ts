@@ -31,6 +31,7 @@ export const EVENT_TYPES = [
   'note',
   'repo-run-failed',
   'datastore-restored',
+  'datastore-restore-failed',
   'datastore-verified',
 ] as const;
 export type KnownEventType = (typeof EVENT_TYPES)[number];

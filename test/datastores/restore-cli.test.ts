@@ -152,6 +152,14 @@ describe('shipshape restore', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('SHIP_DATASTORE_TARGET_NOT_EMPTY');
     expect(refused.stderr).toContain('--force');
+    // The refusal is evidence too.
+    const listed = await run(['ledger', 'list', '--kind', 'event', '--json']);
+    const { records } = JSON.parse(listed.stdout) as {
+      records: { body: { type: string; details: Record<string, unknown> } }[];
+    };
+    const failed = records.filter((r) => r.body.type === 'datastore-restore-failed');
+    expect(failed.map((r) => r.body.details.code)).toContain('SHIP_DATASTORE_TARGET_NOT_EMPTY');
+    expect(failed[0]?.body.details.target).toBe('restored/latest.db');
     const forced = await run([
       'restore',
       'shop-db',

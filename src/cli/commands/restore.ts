@@ -5,6 +5,7 @@ import {
   DatastoreErrorCode,
   describeMismatch,
   restoreEvidence,
+  restoreFailureEvidence,
   runDatastoreRestore,
 } from '../../datastores/index.js';
 import {
@@ -76,21 +77,41 @@ export function registerRestoreCommand(program: Command, cli: Cli): void {
         cli,
         options.spec,
         async (workspace) => {
-          const result = await runDatastoreRestore(
-            name,
-            { spec: workspace.spec, baseDir: workspace.dir, env: cli.io.env, cwd: cli.io.cwd },
-            {
-              to: options.to,
-              force: options.force,
-              ...(options.snapshot === undefined ? {} : { snapshot: options.snapshot }),
-              ...(options.at === undefined ? {} : { at: parseAt(options.at) }),
-              ...(options.env === undefined ? {} : { environment: options.env }),
-              ...(options.jobs === undefined ? {} : { jobs: positiveInt(options.jobs, '--jobs') }),
-              onStep: (step) => {
-                progress(cli.io, options.json, step);
-              },
+          const startedAt = new Date();
+          const restoreOptions = {
+            to: options.to,
+            force: options.force,
+            ...(options.snapshot === undefined ? {} : { snapshot: options.snapshot }),
+            ...(options.at === undefined ? {} : { at: parseAt(options.at) }),
+            ...(options.env === undefined ? {} : { environment: options.env }),
+            ...(options.jobs === undefined ? {} : { jobs: positiveInt(options.jobs, '--jobs') }),
+            onStep: (step: string) => {
+              progress(cli.io, options.json, step);
             },
-          );
+          };
+          let result: Awaited<ReturnType<typeof runDatastoreRestore>>;
+          try {
+            result = await runDatastoreRestore(
+              name,
+              { spec: workspace.spec, baseDir: workspace.dir, env: cli.io.env, cwd: cli.io.cwd },
+              restoreOptions,
+            );
+          } catch (error) {
+            // A refused or failed restore is evidence too (what was tried, why it stopped).
+            if (error instanceof ShipError) {
+              try {
+                await (
+                  await workspace.evidence()
+                ).record(restoreFailureEvidence(name, options.to, error, startedAt));
+              } catch (recordError) {
+                if (isSimulatedCrash(recordError)) throw recordError;
+                const why =
+                  recordError instanceof Error ? recordError.message : String(recordError);
+                err(cli.io, redact(`note: the failed restore could not be recorded: ${why}`));
+              }
+            }
+            throw error;
+          }
           let recorded: { seq: number; hash: string } | undefined;
           try {
             const record = await (await workspace.evidence()).record(restoreEvidence(result));
