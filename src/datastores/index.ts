@@ -38,6 +38,16 @@ export { postgresDriver, LARGE_OBJECTS_ENTRY } from './postgres.js';
 export { sqliteDriver, sqliteFingerprint } from './sqlite.js';
 export { filesDriver, directoryFingerprint } from './files.js';
 export { commandDriver } from './command.js';
+export { mariadbDriver, mysqlDriver } from './mariadb.js';
+export { MARIADB_BIN_ENV, parseMariadbConnection } from './mariadb-client.js';
+export type { MariadbConnection } from './mariadb-client.js';
+export { startServer as startMariadbServer } from './mariadb-sandbox.js';
+export type { MariadbServer } from './mariadb-sandbox.js';
+export { redisDriver, redisFingerprint } from './redis.js';
+export { RedisClient, parseRedisConnection } from './redis-client.js';
+export type { RedisConnection } from './redis-client.js';
+export { REDIS_SERVER_ENV, findRedisServer, startRedisServer } from './redis-sandbox.js';
+export type { RedisServer } from './redis-sandbox.js';
 export {
   backupEvidence,
   datastoreSnapshots,

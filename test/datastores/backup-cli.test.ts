@@ -151,10 +151,10 @@ describe('shipshape backup run', () => {
     const after = await run(['repo', 'snapshots', '--repo', 'local', '--json']);
     expect(after.stdout).toBe(before.stdout);
 
+    // Without --json: a Redis store nobody listens for, reported in text on stderr.
     const text = await run(['backup', 'run', 'cache', '--env', 'production']);
-    expect(text.code).toBe(2);
-    expect(text.stderr).toContain('SHIP_DATASTORE_NO_DRIVER');
-    expect(text.stderr).toContain('supported kinds: postgres, sqlite, files, command');
+    expect(text.code).toBe(3);
+    expect(text.stderr).toContain('SHIP_DATASTORE_UNREACHABLE');
     for (const r of runs) {
       expect(r.stdout).not.toContain(CANARY);
       expect(r.stderr).not.toContain(CANARY);

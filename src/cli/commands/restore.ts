@@ -51,7 +51,7 @@ export function registerRestoreCommand(program: Command, cli: Cli): void {
     )
     .requiredOption(
       '--to <connection>',
-      'where to restore: a connection string (postgres), a file (sqlite), a directory (files); ${env:…} references allowed',
+      'where to restore: a connection string (postgres, mariadb/mysql, redis), a file (sqlite), a directory (files); ${env:…} references allowed',
     )
     .option('--snapshot <id>', 'snapshot id (prefix) or "latest"')
     .option('--at <time>', 'restore the newest snapshot consistent at or before this date-time')

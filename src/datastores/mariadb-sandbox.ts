@@ -1,0 +1,204 @@
+/** A throwaway MariaDB server on loopback: for drills, and to fingerprint a dump. */
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { ShipError, isShipError, registerSecret } from '../core/index.js';
+
+import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
+import { DatastoreErrorCode } from './errors.js';
+import {
+  findMariadbTool,
+  parseMariadbConnection,
+  runSql,
+  type MariadbConnection,
+  type MariadbTool,
+} from './mariadb-client.js';
+import { CLIENT_NAMES, checkRestorable, restoreInto } from './mariadb-restore.js';
+import { runChild, startChild, type RunningChild } from './process.js';
+
+/** How long the server may take to accept connections, and to shut down. */
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 60_000;
+
+/** A running throwaway server with one empty database, `restored`. */
+export interface MariadbServer {
+  /** `mysql://shipshape:…@127.0.0.1:PORT/restored` */
+  readonly connection: string;
+  readonly conn: MariadbConnection;
+  readonly client: MariadbTool;
+  /** Server version (`10.11.6-MariaDB`). */
+  readonly version: string;
+  /** Stops the server and deletes its data. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel picks; we release it just before the server binds). */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolvePort(port);
+      });
+    });
+  });
+}
+
+async function mysqlUser(): Promise<{ uid: number; gid: number }> {
+  const uid = Number((await runChild('id', ['-u', 'mysql'], { what: 'id -u mysql' })).trim());
+  const gid = Number((await runChild('id', ['-g', 'mysql'], { what: 'id -g mysql' })).trim());
+  return { uid, gid };
+}
+
+/** The server runs as `mysql`: every directory above its data must let others pass. */
+async function requireTraversable(base: string): Promise<void> {
+  for (let dir = resolve(base); ; dir = dirname(dir)) {
+    const info = await stat(dir);
+    if ((info.mode & 0o001) === 0) {
+      throw ShipError.runtime(
+        DatastoreErrorCode.sandboxFailed,
+        `the MariaDB sandbox cannot live under ${base}: the mysql user cannot enter ${dir}`,
+        { hint: `choose a sandbox directory the mysql user can reach, or \`chmod o+x ${dir}\`` },
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
+function sandboxFailed(step: string, cause: unknown): ShipError {
+  const message = isShipError(cause) ? cause.message : String(cause);
+  return ShipError.runtime(
+    DatastoreErrorCode.sandboxFailed,
+    `the MariaDB sandbox failed at ${step}: ${message}`,
+    { cause, hint: 'install mariadb-server and check free disk space in the sandbox directory' },
+  );
+}
+
+/**
+ * Starts mariadbd on a free loopback port with its data, socket and log in a new directory
+ * under `baseDir` (owned by `mysql` when running as root), creates a password user and an
+ * empty database `restored`. `binaryLog` turns binary logging on (for tests of the position).
+ */
+export async function startServer(
+  options: SandboxOptions & { binaryLog?: boolean } = {},
+): Promise<MariadbServer> {
+  const installDb = await findMariadbTool(['mariadb-install-db', 'mysql_install_db']);
+  const daemon = await findMariadbTool(['mariadbd', 'mysqld']);
+  const client = await findMariadbTool(CLIENT_NAMES);
+  const asRoot = process.getuid?.() === 0;
+  const owner = asRoot ? await mysqlUser() : undefined;
+  const base = options.baseDir ?? tmpdir();
+  await mkdir(base, { recursive: true });
+  if (owner !== undefined) await requireTraversable(base);
+  const dir = await mkdtemp(join(base, 'shipshape-mariadb-sandbox-'));
+  const data = join(dir, 'data');
+  const run = join(dir, 'run');
+  const socket = join(run, 'mariadbd.sock');
+  const password = randomBytes(18).toString('base64url');
+  registerSecret(password);
+  let server: RunningChild | undefined;
+  const stop = async () => {
+    const running = server;
+    server = undefined;
+    if (running !== undefined) {
+      running.kill();
+      const timer = setTimeout(() => running.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await running.exited.catch(() => undefined);
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await mkdir(run);
+    if (owner !== undefined) for (const path of [dir, run]) await chown(path, owner.uid, owner.gid);
+    await chmod(dir, 0o700);
+    const userFlag = owner === undefined ? [] : ['--user=mysql'];
+    await runChild(
+      installDb.path,
+      [
+        '--no-defaults',
+        ...userFlag,
+        `--datadir=${data}`,
+        '--auth-root-authentication-method=socket',
+        '--skip-test-db',
+      ],
+      { what: installDb.name },
+    ).catch((error: unknown) => {
+      throw sandboxFailed(installDb.name, error);
+    });
+    const port = await freePort();
+    server = startChild(daemon.path, [
+      '--no-defaults',
+      ...userFlag,
+      `--datadir=${data}`,
+      `--socket=${socket}`,
+      `--pid-file=${join(run, 'mariadbd.pid')}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--skip-name-resolve',
+      ...(options.binaryLog === true
+        ? [`--log-bin=${join(data, 'binlog')}`, '--server-id=1']
+        : ['--skip-log-bin']),
+      '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_unicode_ci',
+      '--innodb-flush-log-at-trx-commit=0',
+      '--max-allowed-packet=1G',
+      `--log-error=${join(dir, 'server.log')}`,
+    ]);
+    const admin = { socket, user: userInfo().username, location: `sandbox ${dir}` };
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let version: string | undefined;
+    while (version === undefined) {
+      const exited = await Promise.race([server.exited.then(() => true), sleep(200, false)]);
+      if (exited) throw sandboxFailed('mariadbd start', `the server exited; see ${dir}/server.log`);
+      version = await runSql(client, admin, 'SELECT VERSION();').then(
+        (rows) => rows[0]?.[0] ?? 'unknown',
+        () => undefined,
+      );
+      if (version === undefined && Date.now() > deadline)
+        throw sandboxFailed('mariadbd start', 'the server did not accept connections within 60 s');
+    }
+    await runSql(
+      client,
+      admin,
+      `CREATE USER 'shipshape'@'127.0.0.1' IDENTIFIED BY '${password}';
+       GRANT ALL PRIVILEGES ON *.* TO 'shipshape'@'127.0.0.1' WITH GRANT OPTION;
+       CREATE DATABASE restored CHARACTER SET utf8mb4;`,
+    ).catch((error: unknown) => {
+      throw sandboxFailed('creating the sandbox user', error);
+    });
+    const connection = `mysql://shipshape:${encodeURIComponent(password)}@127.0.0.1:${port}/restored`;
+    return { connection, conn: parseMariadbConnection(connection), client, version, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export async function sandbox(
+  from: SnapshotReader,
+  options: SandboxOptions = {},
+): Promise<Sandbox> {
+  checkRestorable(from);
+  const server = await startServer(options);
+  try {
+    await restoreInto(from, server.conn, {});
+    return {
+      target: {
+        name: `${from.snapshot.manifest.source.name ?? 'mariadb'}-sandbox`,
+        connection: server.connection,
+      },
+      stop: () => server.stop(),
+    };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
