@@ -1,8 +1,9 @@
 /**
- * Repository-side faults during a data-store backup: the repository's disk fills up while a
- * dump streams into it. The backup fails with the repository's error (SHIP_REPO_IO) and no
+ * Repository-side faults during a data-store backup (postgres, sqlite, mariadb, redis): the
+ * repository's disk fills up while a dump streams into it. The backup fails with the repository's error (SHIP_REPO_IO) and no
  * snapshot is written.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -10,7 +11,14 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { isShipError, type ShipError } from '../../src/core/index.js';
-import { postgresDriver, repositorySink, sqliteDriver } from '../../src/datastores/index.js';
+import {
+  mariadbDriver,
+  parseMariadbConnection,
+  postgresDriver,
+  redisDriver,
+  repositorySink,
+  sqliteDriver,
+} from '../../src/datastores/index.js';
 import {
   NODE_FS_OPS,
   Repository,
@@ -18,7 +26,7 @@ import {
   type FsFileHandle,
   type FsOps,
 } from '../../src/repo/index.js';
-import { createPostgresDatabase } from '../helpers/services.js';
+import { createPostgresDatabase, mariadbUrl, redisUrl } from '../helpers/services.js';
 
 import { FAST, PASSWORD } from './conformance.js';
 
@@ -116,6 +124,57 @@ describe('repository disk full during a data-store backup', () => {
       .catch((e: unknown) => e);
     expect(backend.full).toBe(true);
     expect(isShipError(error) && error.code).toBe('SHIP_REPO_IO');
+    expect(await repo.snapshots()).toEqual([]);
+  });
+
+  it('mariadb: fails with the repository ENOSPC error and writes no snapshot', async () => {
+    const conn = parseMariadbConnection(mariadbUrl());
+    const database = `ds_enospc_${process.pid}`;
+    const client = (sql: string) =>
+      execFileSync(
+        'mariadb',
+        [
+          '--no-defaults',
+          `--host=${conn.host}`,
+          `--port=${conn.port}`,
+          ...(conn.user === undefined ? [] : [`--user=${conn.user}`]),
+        ],
+        { input: sql, env: { ...process.env, MYSQL_PWD: conn.password ?? '' } },
+      );
+    client(
+      `CREATE DATABASE ${database}; USE ${database}; CREATE TABLE big ENGINE=InnoDB AS ` +
+        `SELECT seq AS id, CONCAT(MD5(seq), REPEAT('x', 200)) AS v FROM seq_1_to_50000;`,
+    );
+    cleanups.push(() => {
+      client(`DROP DATABASE IF EXISTS ${database}`);
+      return Promise.resolve();
+    });
+    const url = new URL(mariadbUrl());
+    url.pathname = `/${database}`;
+    const { backend, repo } = await fullRepo(64 * 1024);
+    const error = await mariadbDriver
+      .backup(
+        { name: 'orders', connection: url.toString() },
+        repositorySink(repo, { name: 'orders', kind: 'mariadb' }),
+        { fingerprint: 'off' },
+      )
+      .catch((e: unknown) => e);
+    expect(backend.full).toBe(true);
+    expect(isShipError(error) && error.code, String(error)).toBe('SHIP_REPO_IO');
+    expect(await repo.snapshots()).toEqual([]);
+  });
+
+  it('redis: fails with the repository ENOSPC error and writes no snapshot', async () => {
+    const { backend, repo } = await fullRepo(0);
+    const error = await redisDriver
+      .backup(
+        { name: 'cache', connection: redisUrl() },
+        repositorySink(repo, { name: 'cache', kind: 'redis' }),
+        { fingerprint: 'off' },
+      )
+      .catch((e: unknown) => e);
+    expect(backend.full).toBe(true);
+    expect(isShipError(error) && error.code, String(error)).toBe('SHIP_REPO_IO');
     expect(await repo.snapshots()).toEqual([]);
   });
 });
