@@ -7,6 +7,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerNotifyCommands } from './commands/notify.js';
+import { registerScheduleCommands } from './commands/schedule.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerRepoCommands } from './commands/repo.js';
 import { registerSpecCommands } from './commands/spec.js';
@@ -47,6 +48,7 @@ Exit codes: 0 ok · 1 gate failed · 2 usage/spec error · 3 runtime error · se
   registerNotifyCommands(program, cli);
   registerRepoCommands(program, cli);
   registerRestoreCommand(program, cli);
+  registerScheduleCommands(program, cli);
   registerServeCommand(program, cli);
   registerStoreCommands(program, cli);
   registerUsersCommands(program, cli);

@@ -6,6 +6,17 @@ import { ShipError, isSimulatedCrash, registerSecret } from '../core/index.js';
 import { DatastoreErrorCode } from './errors.js';
 
 /** A parsed `redis://` connection. */
+/** Error code of a connection the server closed (not a socket error of our own). */
+const CLOSED = 'SHIP_REDIS_CONNECTION_CLOSED';
+
+/**
+ * The error for a connection the server closed mid-command (a restart, a shutdown): mapped by
+ * {@link redisError} to the retryable `SHIP_DATASTORE_UNREACHABLE`, like a refused connection.
+ */
+export function connectionClosed(message: string): Error {
+  return Object.assign(new Error(message), { code: CLOSED });
+}
+
 export interface RedisConnection {
   readonly host: string;
   readonly port: number;
@@ -145,7 +156,8 @@ export class RedisClient {
       this.#fail(error);
     });
     socket.on('close', () => {
-      this.#fail(new Error('connection closed by the server'));
+      // A server that restarts or shuts down mid-command: as retryable as a refused connection.
+      this.#fail(connectionClosed('connection closed by the server'));
     });
   }
 
@@ -251,6 +263,7 @@ export async function withRedis<T>(
 }
 
 const UNREACHABLE = new Set([
+  CLOSED,
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

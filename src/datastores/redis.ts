@@ -36,6 +36,7 @@ import {
 import {
   RedisClient,
   RespError,
+  connectionClosed,
   parseInfo,
   parseKeyspace,
   parseRedisConnection,
@@ -235,7 +236,7 @@ class SocketReader {
       this.#wake();
     });
     socket.on('close', () => {
-      this.#ended ??= new Error('the server closed the replication connection');
+      this.#ended ??= connectionClosed('the server closed the replication connection');
       this.#wake();
     });
   }

@@ -7,6 +7,7 @@ export interface Database {
   ledger_checkpoints: LedgerCheckpointRow;
   tokens: TokenRow;
   notification_deliveries: NotificationDeliveryRow;
+  schedule_runs: ScheduleRunRow;
 }
 
 export interface MigrationRow {
@@ -90,6 +91,37 @@ export interface NotificationDeliveryRow {
   created_at: string;
   /** ISO-8601 UTC. */
   finished_at: string;
+}
+
+/**
+ * One scheduled run and its lease (docs/scheduler.md). The key (job, environment, due_at) is
+ * unique: taking the lease is inserting the row; an expired `running` row may be taken over.
+ */
+export interface ScheduleRunRow {
+  /** `backup:<datastore>` or `prune:<repository>`. */
+  job: string;
+  /** Connection environment of a backup; empty for a prune. */
+  environment: string;
+  /** ISO-8601 UTC: the time the run fell due. */
+  due_at: string;
+  /** `backup` or `prune`. */
+  kind: string;
+  /** `host:pid:nonce` of the scheduler holding (or last holding) the lease. */
+  holder: string;
+  /** ISO-8601 UTC; another scheduler may take a `running` row over after this. */
+  lease_expires_at: string;
+  /** ISO-8601 UTC, the holder's last renewal. */
+  heartbeat_at: string;
+  /** `running`, `succeeded` or `failed`. */
+  status: string;
+  /** Attempts made so far (retries included). */
+  attempts: number;
+  /** ISO-8601 UTC. */
+  started_at: string;
+  /** ISO-8601 UTC once finished, else null. */
+  finished_at: string | null;
+  /** JSON text `{ code, message }` of the last failure, else null. */
+  error: string | null;
 }
 
 export type StoreDialect = 'sqlite' | 'postgres';

@@ -246,6 +246,44 @@ describe('redis driver specifics', () => {
     }
   });
 
+  it('a server that goes down mid-transfer fails the backup (retryable) and writes no snapshot', async () => {
+    const source = await emptyServer();
+    const dir = await mkdtemp(join(base, 'repo-'));
+    const repo = await Repository.init(openFsBackend(join(dir, 'r')), PASSWORD, FAST);
+    try {
+      await seed(source.target);
+      // Slow the server's RDB save down (a testing knob: microseconds per key), so that the
+      // shutdown below lands while the RDB is being produced, not after it was sent.
+      await withClient(source.target, (c) =>
+        c.command('CONFIG', 'SET', 'rdb-key-save-delay', '200000'),
+      );
+      const sink = repositorySink(repo, { name: 'cache', kind: 'redis' });
+      const error = await redisDriver
+        .backup(source.target, sink, {
+          fingerprint: 'off',
+          onConsistentPoint: async () => {
+            // The restart: SHUTDOWN NOSAVE kills the save in progress and drops the replica link.
+            await withClient(source.target, (c) => c.command('SHUTDOWN', 'NOSAVE')).catch(
+              () => undefined,
+            );
+          },
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e as ShipError,
+        );
+      expect(error, error?.message).toMatchObject({
+        code: 'SHIP_DATASTORE_UNREACHABLE',
+        retryable: true,
+      });
+      expect(await repo.snapshots()).toEqual([]);
+    } finally {
+      await repo.close();
+      await source.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('backs up and fingerprints as an ACL user with only the documented permissions', async () => {
     const source = await emptyServer();
     const dir = await mkdtemp(join(base, 'repo-'));
