@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdtemp, readdir, readlink, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 import { ShipError, isShipError } from '../core/index.js';
@@ -24,6 +23,7 @@ import {
   type FingerprintEntry,
 } from './fingerprint.js';
 import { fileIdentity, fsError, pathFromConnection, statPath } from './local-files.js';
+import { localCopySandbox } from './sandbox-support.js';
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -148,19 +148,8 @@ async function restoreDirectory(from: SnapshotReader, path: string, force: boole
   }
 }
 
-async function sandbox(from: SnapshotReader, options: SandboxOptions = {}): Promise<Sandbox> {
-  const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'shipshape-files-sandbox-'));
-  const path = join(dir, 'restored');
-  try {
-    await restoreDirectory(from, path, false);
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return {
-    target: { name: `${from.snapshot.manifest.source.name ?? 'files'}-sandbox`, connection: path },
-    stop: () => rm(dir, { recursive: true, force: true }),
-  };
+function sandbox(from: SnapshotReader, options: SandboxOptions = {}): Promise<Sandbox> {
+  return localCopySandbox(from, options, 'files', 'restored', restoreDirectory);
 }
 
 /** Files: a directory tree with metadata; fingerprint = manifest of sizes, modes and hashes. */

@@ -1,15 +1,14 @@
 /** A throwaway MariaDB server on loopback: for drills, and to fingerprint a dump. */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { ShipError, isShipError, registerSecret } from '../core/index.js';
+import { registerSecret, type ShipError } from '../core/index.js';
 
 import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
-import { DatastoreErrorCode } from './errors.js';
 import {
   findMariadbTool,
   parseMariadbConnection,
@@ -19,6 +18,7 @@ import {
 } from './mariadb-client.js';
 import { CLIENT_NAMES, checkRestorable, restoreInto } from './mariadb-restore.js';
 import { runChild, startChild, type RunningChild } from './process.js';
+import { requireTraversable, sandboxFailed as sharedSandboxFailed } from './sandbox-support.js';
 
 /** How long the server may take to accept connections, and to shut down. */
 const START_TIMEOUT_MS = 60_000;
@@ -57,27 +57,12 @@ async function mysqlUser(): Promise<{ uid: number; gid: number }> {
   return { uid, gid };
 }
 
-/** The server runs as `mysql`: every directory above its data must let others pass. */
-async function requireTraversable(base: string): Promise<void> {
-  for (let dir = resolve(base); ; dir = dirname(dir)) {
-    const info = await stat(dir);
-    if ((info.mode & 0o001) === 0) {
-      throw ShipError.runtime(
-        DatastoreErrorCode.sandboxFailed,
-        `the MariaDB sandbox cannot live under ${base}: the mysql user cannot enter ${dir}`,
-        { hint: `choose a sandbox directory the mysql user can reach, or \`chmod o+x ${dir}\`` },
-      );
-    }
-    if (dirname(dir) === dir) return;
-  }
-}
-
 function sandboxFailed(step: string, cause: unknown): ShipError {
-  const message = isShipError(cause) ? cause.message : String(cause);
-  return ShipError.runtime(
-    DatastoreErrorCode.sandboxFailed,
-    `the MariaDB sandbox failed at ${step}: ${message}`,
-    { cause, hint: 'install mariadb-server and check free disk space in the sandbox directory' },
+  return sharedSandboxFailed(
+    'MariaDB',
+    step,
+    cause,
+    'install mariadb-server and check free disk space in the sandbox directory',
   );
 }
 
@@ -96,7 +81,7 @@ export async function startServer(
   const owner = asRoot ? await mysqlUser() : undefined;
   const base = options.baseDir ?? tmpdir();
   await mkdir(base, { recursive: true });
-  if (owner !== undefined) await requireTraversable(base);
+  if (owner !== undefined) await requireTraversable(base, 'MariaDB', 'mysql');
   const dir = await mkdtemp(join(base, 'shipshape-mariadb-sandbox-'));
   const data = join(dir, 'data');
   const run = join(dir, 'run');

@@ -1,19 +1,19 @@
 /** A throwaway PostgreSQL server holding a snapshot's data, for drills. */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 
-import { ShipError, isShipError, registerSecret } from '../core/index.js';
+import { registerSecret, type ShipError } from '../core/index.js';
 
 import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
-import { DatastoreErrorCode } from './errors.js';
 import { withClient } from './postgres-client.js';
 import { parsePgConnection } from './postgres-connection.js';
 import { checkRestorable, restoreInto } from './postgres-restore.js';
 import { findPgTools } from './postgres-tools.js';
 import { runChild } from './process.js';
+import { requireTraversable, sandboxFailed as sharedSandboxFailed } from './sandbox-support.js';
 
 /** A free TCP port on 127.0.0.1 (the kernel picks; we release it just before the server binds). */
 function freePort(): Promise<number> {
@@ -59,7 +59,7 @@ export async function sandbox(
   const owner = asRoot ? await postgresUser() : undefined;
   const base = options.baseDir ?? tmpdir();
   await mkdir(base, { recursive: true });
-  if (owner !== undefined) await requireTraversable(base);
+  if (owner !== undefined) await requireTraversable(base, 'PostgreSQL', 'postgres');
   const dir = await mkdtemp(join(base, 'shipshape-pg-sandbox-'));
   const data = join(dir, 'data');
   const socketDir = join(dir, 'run');
@@ -141,29 +141,11 @@ export async function sandbox(
   }
 }
 
-/** The server runs as `postgres`: every directory above its data must let others pass. */
-async function requireTraversable(base: string): Promise<void> {
-  for (let dir = resolve(base); ; dir = dirname(dir)) {
-    const info = await stat(dir);
-    if ((info.mode & 0o001) === 0) {
-      throw ShipError.runtime(
-        DatastoreErrorCode.sandboxFailed,
-        `the PostgreSQL sandbox cannot live under ${base}: the postgres user cannot enter ${dir}`,
-        { hint: `choose a sandbox directory the postgres user can reach, or \`chmod o+x ${dir}\`` },
-      );
-    }
-    if (dirname(dir) === dir) return;
-  }
-}
-
 function sandboxFailed(step: string, cause: unknown): ShipError {
-  const message = isShipError(cause) ? cause.message : String(cause);
-  return ShipError.runtime(
-    DatastoreErrorCode.sandboxFailed,
-    `the PostgreSQL sandbox failed at ${step}: ${message}`,
-    {
-      cause,
-      hint: 'install the server package for the backup’s PostgreSQL version and check free disk space',
-    },
+  return sharedSandboxFailed(
+    'PostgreSQL',
+    step,
+    cause,
+    'install the server package for the backup’s PostgreSQL version and check free disk space',
   );
 }

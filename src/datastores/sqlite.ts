@@ -32,6 +32,7 @@ import {
   statPath,
   writeFileAtomically,
 } from './local-files.js';
+import { localCopySandbox } from './sandbox-support.js';
 
 const UINT64 = (1n << 64n) - 1n;
 
@@ -237,19 +238,8 @@ function fingerprint(target: Target, mode: 'counts' | 'full'): Fingerprint {
   }
 }
 
-async function sandbox(from: SnapshotReader, options: SandboxOptions = {}): Promise<Sandbox> {
-  const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'shipshape-sqlite-sandbox-'));
-  const path = join(dir, 'restored.sqlite');
-  try {
-    await restoreFile(from, path, false);
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return {
-    target: { name: `${from.snapshot.manifest.source.name ?? 'sqlite'}-sandbox`, connection: path },
-    stop: () => rm(dir, { recursive: true, force: true }),
-  };
+function sandbox(from: SnapshotReader, options: SandboxOptions = {}): Promise<Sandbox> {
+  return localCopySandbox(from, options, 'sqlite', 'restored.sqlite', restoreFile);
 }
 
 /** SQLite: the online backup API inside one read transaction; fingerprint from the copy. */

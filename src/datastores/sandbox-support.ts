@@ -1,0 +1,73 @@
+/** Pieces every driver's sandbox shares: the directory checks, the error, local-file sandboxes. */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+import { ShipError, isShipError } from '../core/index.js';
+
+import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
+import { DatastoreErrorCode } from './errors.js';
+
+/**
+ * A server that runs as `osUser` (PostgreSQL as `postgres`, MariaDB as `mysql`) needs every
+ * directory above its data to let others pass; says which one does not, and how to fix it.
+ */
+export async function requireTraversable(
+  base: string,
+  server: string,
+  osUser: string,
+): Promise<void> {
+  for (let dir = resolve(base); ; dir = dirname(dir)) {
+    const info = await stat(dir);
+    if ((info.mode & 0o001) === 0) {
+      throw ShipError.runtime(
+        DatastoreErrorCode.sandboxFailed,
+        `the ${server} sandbox cannot live under ${base}: the ${osUser} user cannot enter ${dir}`,
+        {
+          hint: `choose a sandbox directory the ${osUser} user can reach, or \`chmod o+x ${dir}\``,
+        },
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
+/** `SHIP_DATASTORE_SANDBOX_FAILED` for a sandbox of `server` that failed at `step`. */
+export function sandboxFailed(
+  server: string,
+  step: string,
+  cause: unknown,
+  hint: string,
+): ShipError {
+  const message = isShipError(cause) ? cause.message : String(cause);
+  return ShipError.runtime(
+    DatastoreErrorCode.sandboxFailed,
+    `the ${server} sandbox failed at ${step}: ${message}`,
+    { cause, hint },
+  );
+}
+
+/**
+ * A sandbox that is only a restored copy on disk (sqlite: a file, files: a directory): restores
+ * `from` into `<temp dir>/<leaf>` with `restore`, and removes the directory on `stop`.
+ */
+export async function localCopySandbox(
+  from: SnapshotReader,
+  options: SandboxOptions,
+  kind: string,
+  leaf: string,
+  restore: (from: SnapshotReader, path: string, force: boolean) => Promise<void>,
+): Promise<Sandbox> {
+  const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), `shipshape-${kind}-sandbox-`));
+  const path = join(dir, leaf);
+  try {
+    await restore(from, path, false);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    target: { name: `${from.snapshot.manifest.source.name ?? kind}-sandbox`, connection: path },
+    stop: () => rm(dir, { recursive: true, force: true }),
+  };
+}
