@@ -1,7 +1,6 @@
 /** A throwaway MariaDB server on loopback: for drills, and to fingerprint a dump. */
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +17,12 @@ import {
 } from './mariadb-client.js';
 import { CLIENT_NAMES, checkRestorable, restoreInto } from './mariadb-restore.js';
 import { runChild, startChild, type RunningChild } from './process.js';
-import { requireTraversable, sandboxFailed as sharedSandboxFailed } from './sandbox-support.js';
+import {
+  freePort,
+  osUser,
+  requireTraversable,
+  sandboxFailed as sharedSandboxFailed,
+} from './sandbox-support.js';
 
 /** How long the server may take to accept connections, and to shut down. */
 const START_TIMEOUT_MS = 60_000;
@@ -34,27 +38,6 @@ export interface MariadbServer {
   readonly version: string;
   /** Stops the server and deletes its data. Safe to call twice. */
   stop(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (the kernel picks; we release it just before the server binds). */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolvePort(port);
-      });
-    });
-  });
-}
-
-async function mysqlUser(): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await runChild('id', ['-u', 'mysql'], { what: 'id -u mysql' })).trim());
-  const gid = Number((await runChild('id', ['-g', 'mysql'], { what: 'id -g mysql' })).trim());
-  return { uid, gid };
 }
 
 function sandboxFailed(step: string, cause: unknown): ShipError {
@@ -78,7 +61,7 @@ export async function startServer(
   const daemon = await findMariadbTool(['mariadbd', 'mysqld']);
   const client = await findMariadbTool(CLIENT_NAMES);
   const asRoot = process.getuid?.() === 0;
-  const owner = asRoot ? await mysqlUser() : undefined;
+  const owner = asRoot ? await osUser('mysql') : undefined;
   const base = options.baseDir ?? tmpdir();
   await mkdir(base, { recursive: true });
   if (owner !== undefined) await requireTraversable(base, 'MariaDB', 'mysql');

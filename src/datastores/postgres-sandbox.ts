@@ -1,7 +1,6 @@
 /** A throwaway PostgreSQL server holding a snapshot's data, for drills. */
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,29 +12,12 @@ import { parsePgConnection } from './postgres-connection.js';
 import { checkRestorable, restoreInto } from './postgres-restore.js';
 import { findPgTools } from './postgres-tools.js';
 import { runChild } from './process.js';
-import { requireTraversable, sandboxFailed as sharedSandboxFailed } from './sandbox-support.js';
-
-/** A free TCP port on 127.0.0.1 (the kernel picks; we release it just before the server binds). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-/** uid and gid of the `postgres` OS user (PostgreSQL refuses to run as root). */
-async function postgresUser(): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await runChild('id', ['-u', 'postgres'], { what: 'id -u postgres' })).trim());
-  const gid = Number((await runChild('id', ['-g', 'postgres'], { what: 'id -g postgres' })).trim());
-  return { uid, gid };
-}
+import {
+  freePort,
+  osUser,
+  requireTraversable,
+  sandboxFailed as sharedSandboxFailed,
+} from './sandbox-support.js';
 
 function manifestServerMajor(from: SnapshotReader): number {
   const version =
@@ -56,7 +38,7 @@ export async function sandbox(
     server: true,
   });
   const asRoot = process.getuid?.() === 0;
-  const owner = asRoot ? await postgresUser() : undefined;
+  const owner = asRoot ? await osUser('postgres') : undefined;
   const base = options.baseDir ?? tmpdir();
   await mkdir(base, { recursive: true });
   if (owner !== undefined) await requireTraversable(base, 'PostgreSQL', 'postgres');

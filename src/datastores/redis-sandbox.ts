@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -17,6 +16,7 @@ import {
   type RedisConnection,
 } from './redis-client.js';
 import { startChild, type RunningChild } from './process.js';
+import { freePort } from './sandbox-support.js';
 
 /** Environment variable naming the redis-server program (else it is looked up on PATH). */
 export const REDIS_SERVER_ENV = 'SHIPSHAPE_REDIS_SERVER';
@@ -54,20 +54,6 @@ export async function findRedisServer(): Promise<string> {
       ? `${REDIS_SERVER_ENV}=${explicit} is not an executable`
       : 'not found on PATH',
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 /** A running sandbox server. */

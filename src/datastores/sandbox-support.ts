@@ -1,5 +1,6 @@
 /** Pieces every driver's sandbox shares: the directory checks, the error, local-file sandboxes. */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -7,6 +8,7 @@ import { ShipError, isShipError } from '../core/index.js';
 
 import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
 import { DatastoreErrorCode } from './errors.js';
+import { runChild } from './process.js';
 
 /**
  * A server that runs as `osUser` (PostgreSQL as `postgres`, MariaDB as `mysql`) needs every
@@ -70,4 +72,26 @@ export async function localCopySandbox(
     target: { name: `${from.snapshot.manifest.source.name ?? kind}-sandbox`, connection: path },
     stop: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel picks; it is released just before the server binds). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolvePort(port);
+      });
+    });
+  });
+}
+
+/** uid and gid of an OS user a server must run as (`postgres`, `mysql`: they refuse root). */
+export async function osUser(name: string): Promise<{ uid: number; gid: number }> {
+  const uid = Number((await runChild('id', ['-u', name], { what: `id -u ${name}` })).trim());
+  const gid = Number((await runChild('id', ['-g', name], { what: `id -g ${name}` })).trim());
+  return { uid, gid };
 }
