@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { isShipError, type ShipError } from '../../src/core/index.js';
@@ -14,36 +11,17 @@ import {
   parseKeyFileText,
   writeSnapshot,
   type FsBackend,
-  type InitOptions,
   type SnapshotManifest,
 } from '../../src/repo/index.js';
-
-const PASSWORD = 'correct horse battery staple';
-const FAST: InitOptions = {
-  kdf: { N: 1024, r: 8, p: 1 },
-  chunker: { minSize: 1024, avgSize: 4096, maxSize: 16 * 1024 },
-  packTargetBytes: 64 * 1024,
-  workers: 1,
-};
+import { TEST_PASSWORD, freshTestRepo, once } from '../helpers/repo.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function freshRepo(): Promise<{ repo: Repository; backend: FsBackend; root: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'shipshape-forget-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const root = join(dir, 'repo');
-  const backend = openFsBackend(root);
-  const repo = await Repository.init(backend, PASSWORD, FAST);
-  cleanups.push(() => repo.close());
-  return { repo, backend, root };
-}
-
-// eslint-disable-next-line @typescript-eslint/require-await
-async function* once(data: Buffer): AsyncGenerator<Uint8Array> {
-  yield data;
+function freshRepo(): Promise<{ repo: Repository; backend: FsBackend; root: string }> {
+  return freshTestRepo('forget', cleanups);
 }
 
 /**
@@ -79,7 +57,7 @@ async function keyOf(repository: Repository): Promise<Buffer> {
     (await repository.backend.get(FileType.keys, repository.keyId)).toString('utf8'),
     repository.keyId,
   );
-  return deriveSubkeys(await openKeyFile(file, PASSWORD, { id: repository.keyId })).encryption;
+  return deriveSubkeys(await openKeyFile(file, TEST_PASSWORD, { id: repository.keyId })).encryption;
 }
 
 async function caught(promise: Promise<unknown>): Promise<ShipError> {
@@ -161,7 +139,7 @@ describe('repo forget', () => {
 
   it('is refused on an append-only handle', async () => {
     const { root } = await freshRepo();
-    const handle = await Repository.open(openFsBackend(root), PASSWORD, { appendOnly: true });
+    const handle = await Repository.open(openFsBackend(root), TEST_PASSWORD, { appendOnly: true });
     cleanups.push(() => handle.close());
     const error = await caught(handle.forget({ policy: { keepLast: 1 } }));
     expect(error.code).toBe('SHIP_REPO_APPEND_ONLY');

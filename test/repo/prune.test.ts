@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
@@ -25,15 +22,16 @@ import {
   type FsBackend,
   type InitOptions,
 } from '../../src/repo/index.js';
+import {
+  FAST_REPO,
+  TEST_PASSWORD,
+  freshTestRepo,
+  objectNames,
+  once,
+  restoreBytes,
+} from '../helpers/repo.js';
 
-const PASSWORD = 'correct horse battery staple';
-/** Cheap scrypt and tiny chunks and packs keep the suite fast. */
-const FAST: InitOptions = {
-  kdf: { N: 1024, r: 8, p: 1 },
-  chunker: { minSize: 1024, avgSize: 4096, maxSize: 16 * 1024 },
-  packTargetBytes: 64 * 1024,
-  workers: 2,
-};
+const FAST: InitOptions = { ...FAST_REPO, workers: 2 };
 const OPEN = { packTargetBytes: 64 * 1024, workers: 2 };
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -42,18 +40,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function freshRepo(): Promise<{ repo: Repository; backend: FsBackend; root: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'shipshape-prune-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const root = join(dir, 'repo');
-  const backend = openFsBackend(root);
-  const repo = await Repository.init(backend, PASSWORD, FAST);
-  cleanups.push(() => repo.close());
-  return { repo, backend, root };
+function freshRepo(): Promise<{ repo: Repository; backend: FsBackend; root: string }> {
+  return freshTestRepo('prune', cleanups, FAST);
 }
 
 async function reopen(root: string, options: { appendOnly?: boolean } = {}): Promise<Repository> {
-  const repo = await Repository.open(openFsBackend(root), PASSWORD, { ...OPEN, ...options });
+  const repo = await Repository.open(openFsBackend(root), TEST_PASSWORD, { ...OPEN, ...options });
   cleanups.push(() => repo.close());
   return repo;
 }
@@ -61,29 +53,6 @@ async function reopen(root: string, options: { appendOnly?: boolean } = {}): Pro
 async function backup(repo: Repository, data: Buffer, name = 'orders'): Promise<string> {
   const result = await repo.backupStream(once(data), { source: { type: 'stream', name } });
   return result.snapshotId;
-}
-
-// eslint-disable-next-line @typescript-eslint/require-await
-async function* once(data: Buffer): AsyncGenerator<Uint8Array> {
-  yield data;
-}
-
-async function restore(repo: Repository, snapshot: string): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      parts.push(chunk);
-      done();
-    },
-  });
-  await repo.restoreStream(snapshot, sink);
-  return Buffer.concat(parts);
-}
-
-async function names(backend: Backend, type: FileType): Promise<string[]> {
-  const found: string[] = [];
-  for await (const { name } of backend.list(type)) found.push(name);
-  return found.sort();
 }
 
 async function caught(promise: Promise<unknown>): Promise<ShipError> {
@@ -111,7 +80,7 @@ describe('repo prune', () => {
     const a = randomBytes(300 * 1024);
     const b = randomBytes(300 * 1024);
     const first = await backup(repo, a);
-    const packsA = await names(backend, FileType.data);
+    const packsA = await objectNames(backend, FileType.data);
     const second = await backup(repo, b);
     await repo.forget({ ids: [first] });
 
@@ -121,7 +90,7 @@ describe('repo prune', () => {
     expect(marking.marked.every((p) => p.reason === 'unused')).toBe(true);
     expect(marking.bytesMarked).toBeGreaterThan(300 * 1024);
     for (const pack of packsA) expect(await backend.stat(FileType.data, pack)).toBeDefined();
-    expect(await names(backend, FileType.marks)).toHaveLength(1);
+    expect(await objectNames(backend, FileType.marks)).toHaveLength(1);
     // check tells marked packs apart from packs an interrupted backup left behind.
     const between = await repo.check();
     expect(between.ok).toBe(true);
@@ -133,9 +102,9 @@ describe('repo prune', () => {
     expect(deleting.bytesFreed).toBe(marking.bytesMarked);
     expect(deleting.stillMarked).toEqual([]);
     for (const pack of packsA) expect(await backend.stat(FileType.data, pack)).toBeUndefined();
-    expect(await names(backend, FileType.marks)).toEqual([]);
+    expect(await objectNames(backend, FileType.marks)).toEqual([]);
 
-    expect((await restore(repo, second)).equals(b)).toBe(true);
+    expect((await restoreBytes(repo, second)).equals(b)).toBe(true);
     const report = await repo.check({ readData: true });
     expect(report.problems).toEqual([]);
     expect(report.packs.unindexed).toEqual([]);
@@ -146,7 +115,7 @@ describe('repo prune', () => {
     const { repo, backend, root } = await freshRepo();
     const a = randomBytes(300 * 1024);
     const first = await backup(repo, a);
-    const packsA = await names(backend, FileType.data);
+    const packsA = await objectNames(backend, FileType.data);
     await repo.forget({ ids: [first] });
     const marking = await repo.prune({ graceMs: 0 });
     expect(marking.marked.map((p) => p.pack).sort()).toEqual(packsA);
@@ -162,7 +131,7 @@ describe('repo prune', () => {
 
     const deleting = await repo.prune({ graceMs: 0 });
     expect(deleting.deleted.map((p) => p.pack).sort()).toEqual(packsA);
-    expect((await restore(repo, third)).equals(c)).toBe(true);
+    expect((await restoreBytes(repo, third)).equals(c)).toBe(true);
     expect((await repo.check({ readData: true })).ok).toBe(true);
   });
 
@@ -173,14 +142,14 @@ describe('repo prune', () => {
     await repo.forget({ ids: [first] });
     const start = new Date('2026-11-20T10:00:00Z');
     const marking = await repo.prune({ now: () => start });
-    const before = await names(backend, FileType.data);
+    const before = await objectNames(backend, FileType.data);
 
     const early = await repo.prune({ now: () => new Date(start.getTime() + 59 * 60 * 1000) });
     expect(early.deleted).toEqual([]);
     expect(early.marked).toEqual([]);
     expect(early.stillMarked.map((p) => p.pack)).toEqual(marking.marked.map((p) => p.pack).sort());
     expect(early.stillMarked[0]?.deletableAt).toBe('2026-11-20T11:00:00.000Z');
-    expect(await names(backend, FileType.data)).toEqual(before);
+    expect(await objectNames(backend, FileType.data)).toEqual(before);
 
     const late = await repo.prune({ now: () => new Date(start.getTime() + 60 * 60 * 1000) });
     expect(late.deleted).toHaveLength(marking.marked.length);
@@ -193,7 +162,7 @@ describe('repo prune', () => {
     await repo.forget({ ids: [first] });
     const listing = async () =>
       Promise.all(
-        [FileType.data, FileType.index, FileType.marks].map((type) => names(backend, type)),
+        [FileType.data, FileType.index, FileType.marks].map((type) => objectNames(backend, type)),
       );
     const before = await listing();
     const plan = await (await reopen(root, { appendOnly: true })).prune({ dryRun: true });
@@ -222,9 +191,9 @@ describe('repo prune', () => {
         reason: 'repacked',
       });
     }
-    const secondData = await restore(repo, second);
+    const secondData = await restoreBytes(repo, second);
     const fresh = await reopen(root);
-    expect((await restore(fresh, second)).equals(secondData)).toBe(true);
+    expect((await restoreBytes(fresh, second)).equals(secondData)).toBe(true);
     expect(secondData.subarray(0, shared.length).equals(shared)).toBe(true);
 
     const deleting = await repo.prune({ graceMs: 0, maxUnusedPercent: 0 });
@@ -233,7 +202,7 @@ describe('repo prune', () => {
       expect(await backend.stat(FileType.data, pack.pack)).toBeUndefined();
     }
     expect(deleting.repacked).toEqual([]);
-    expect((await restore(fresh, second)).equals(secondData)).toBe(true);
+    expect((await restoreBytes(fresh, second)).equals(secondData)).toBe(true);
     const report = await fresh.check({ readData: true });
     expect(report.problems).toEqual([]);
   });
@@ -242,15 +211,15 @@ describe('repo prune', () => {
     const { repo, backend, root } = await freshRepo();
     const keep = randomBytes(150 * 1024);
     const kept = await backup(repo, keep);
-    const indexBefore = new Set(await names(backend, FileType.index));
-    const packsBefore = new Set(await names(backend, FileType.data));
+    const indexBefore = new Set(await objectNames(backend, FileType.index));
+    const packsBefore = new Set(await objectNames(backend, FileType.data));
     const lost = await backup(repo, randomBytes(150 * 1024));
     // As if the backup died after its packs were durable: no index file, no snapshot.
-    for (const name of await names(backend, FileType.index)) {
+    for (const name of await objectNames(backend, FileType.index)) {
       if (!indexBefore.has(name)) await backend.remove(FileType.index, name);
     }
     await backend.remove(FileType.snapshots, lost);
-    const orphans = (await names(backend, FileType.data)).filter((p) => !packsBefore.has(p));
+    const orphans = (await objectNames(backend, FileType.data)).filter((p) => !packsBefore.has(p));
     expect(orphans.length).toBeGreaterThan(0);
 
     const fresh = await reopen(root);
@@ -259,7 +228,7 @@ describe('repo prune', () => {
     expect(marking.marked.every((p) => p.reason === 'unindexed')).toBe(true);
     const deleting = await fresh.prune({ graceMs: 0 });
     expect(deleting.deleted.map((p) => p.pack).sort()).toEqual(orphans);
-    expect((await restore(fresh, kept)).equals(keep)).toBe(true);
+    expect((await restoreBytes(fresh, kept)).equals(keep)).toBe(true);
     expect((await fresh.check({ readData: true })).ok).toBe(true);
   });
 
@@ -271,19 +240,19 @@ describe('repo prune', () => {
     await repo.prune({ graceMs: 0 });
     // Lose one pack of the surviving snapshot.
     const marked = new Set((await repo.prune({ dryRun: true })).stillMarked.map((p) => p.pack));
-    const victim = (await names(backend, FileType.data)).find((p) => !marked.has(p));
+    const victim = (await objectNames(backend, FileType.data)).find((p) => !marked.has(p));
     expect(victim).toBeDefined();
     await backend.remove(FileType.data, victim ?? '');
-    const before = await names(backend, FileType.data);
-    const marksBefore = await names(backend, FileType.marks);
+    const before = await objectNames(backend, FileType.data);
+    const marksBefore = await objectNames(backend, FileType.marks);
 
     const error = await caught(repo.prune({ graceMs: 0 }));
     expect(error.code).toBe('SHIP_REPO_CORRUPT');
     expect(error.exitCode).toBe(11);
     expect(error.message).toContain(`snapshot ${damaged}`);
     expect(error.message).toContain('nothing was deleted');
-    expect(await names(backend, FileType.data)).toEqual(before);
-    expect(await names(backend, FileType.marks)).toEqual(marksBefore);
+    expect(await objectNames(backend, FileType.data)).toEqual(before);
+    expect(await objectNames(backend, FileType.marks)).toEqual(marksBefore);
   });
 
   it('un-marks a marked pack that a snapshot uses again and indexes it from its TOC', async () => {
@@ -304,7 +273,7 @@ describe('repo prune', () => {
     );
     expect(result.stillMarked).toEqual([]);
     const fresh = await reopen(root);
-    expect((await restore(fresh, first)).equals(data)).toBe(true);
+    expect((await restoreBytes(fresh, first)).equals(data)).toBe(true);
     expect((await fresh.check()).ok).toBe(true);
   });
 
@@ -321,7 +290,7 @@ describe('repo prune', () => {
     // The first handle still has the old index cached; it must not dedup against gone packs.
     const again = await backup(repo, data);
     const fresh = await reopen(root);
-    expect((await restore(fresh, again)).equals(data)).toBe(true);
+    expect((await restoreBytes(fresh, again)).equals(data)).toBe(true);
     expect((await fresh.check({ readData: true })).ok).toBe(true);
   });
 
@@ -341,7 +310,7 @@ describe('repo prune', () => {
       remove: (type, name) => backend.remove(type, name),
       close: () => backend.close(),
     };
-    const writer = await Repository.open(flaky, PASSWORD, OPEN);
+    const writer = await Repository.open(flaky, TEST_PASSWORD, OPEN);
     cleanups.push(() => writer.close());
     const data = randomBytes(150 * 1024);
     await expect(backup(writer, data)).rejects.toThrow('simulated index write failure');
@@ -353,7 +322,7 @@ describe('repo prune', () => {
     failIndex = false;
     const again = await backup(writer, data);
     const fresh = await reopen(root);
-    expect((await restore(fresh, again)).equals(data)).toBe(true);
+    expect((await restoreBytes(fresh, again)).equals(data)).toBe(true);
     expect((await fresh.check({ readData: true })).ok).toBe(true);
   });
 
@@ -378,7 +347,7 @@ describe('repo prune', () => {
     const { snapshotId } = await running;
     await pruner.prune({ graceMs: 0 });
     await pruner.prune({ graceMs: 0 });
-    expect((await restore(pruner, snapshotId)).equals(data)).toBe(true);
+    expect((await restoreBytes(pruner, snapshotId)).equals(data)).toBe(true);
   });
 
   it('a backup started while prune holds the exclusive lock fails with exit 13 and loses nothing', async () => {
@@ -406,7 +375,7 @@ describe('repo prune', () => {
       remove: (type, name) => backend.remove(type, name),
       close: () => backend.close(),
     };
-    const pruner = await Repository.open(paused, PASSWORD, OPEN);
+    const pruner = await Repository.open(paused, TEST_PASSWORD, OPEN);
     cleanups.push(() => pruner.close());
     const pruning = pruner.prune({ graceMs: 0 });
     await inside.promise;
@@ -416,7 +385,7 @@ describe('repo prune', () => {
     hold.open();
     await pruning;
     const again = await backup(writer, data);
-    expect((await restore(writer, again)).equals(data)).toBe(true);
+    expect((await restoreBytes(writer, again)).equals(data)).toBe(true);
   });
 
   it('fails with exit 13 when another process holds a shared lock', async () => {
@@ -444,17 +413,17 @@ describe('repo prune', () => {
     const first = await backup(repo, randomBytes(150 * 1024));
     const kept = await backup(repo, data);
     await repo.forget({ ids: [first] });
-    const indexBefore = await names(backend, FileType.index);
+    const indexBefore = await objectNames(backend, FileType.index);
     armFailpoints('prune.index.written=1');
     await expect(repo.prune({ graceMs: 0 })).rejects.toSatisfy(isSimulatedCrash);
     disarmFailpoints();
-    const after = await names(backend, FileType.index);
+    const after = await objectNames(backend, FileType.index);
     expect(after.length).toBeGreaterThan(indexBefore.length);
     const fresh = await reopen(root);
-    expect((await restore(fresh, kept)).equals(data)).toBe(true);
+    expect((await restoreBytes(fresh, kept)).equals(data)).toBe(true);
     await fresh.prune({ graceMs: 0 });
     await fresh.prune({ graceMs: 0 });
-    expect((await restore(fresh, kept)).equals(data)).toBe(true);
+    expect((await restoreBytes(fresh, kept)).equals(data)).toBe(true);
     expect((await fresh.check({ readData: true })).ok).toBe(true);
     expect(existsSync(join(root, 'marks'))).toBe(true);
   });
@@ -466,5 +435,5 @@ async function keyOf(repository: Repository): Promise<Buffer> {
     (await repository.backend.get(FileType.keys, repository.keyId)).toString('utf8'),
     repository.keyId,
   );
-  return deriveSubkeys(await openKeyFile(file, PASSWORD, { id: repository.keyId })).encryption;
+  return deriveSubkeys(await openKeyFile(file, TEST_PASSWORD, { id: repository.keyId })).encryption;
 }
