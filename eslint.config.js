@@ -15,6 +15,7 @@ const modules = [
   'core',
   'datastores',
   'demo',
+  'drill',
   'init',
   'ledger',
   'notify',

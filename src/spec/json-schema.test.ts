@@ -20,6 +20,7 @@ describe('specJsonSchema', () => {
       'alerting',
       'ledger',
       'notifications',
+      'drill',
     ]);
     expect(schema.required).toEqual(['version', 'service']);
     expect(schema.additionalProperties).toBe(false);

@@ -214,6 +214,49 @@ function checkNotifications(data: Record<string, unknown>, out: PendingProblem[]
   }
 }
 
+function checkDrill(data: Record<string, unknown>, out: PendingProblem[]): void {
+  const drill = asMap(data.drill);
+  if (drill === undefined) return;
+  const datastores = Object.keys(asMap(data.datastores) ?? {});
+  const environments = Object.keys(asMap(data.environments) ?? {});
+  const add = `add it under \`datastores\`, or remove it from the drill`;
+  if (typeof drill.environment === 'string' && !environments.includes(drill.environment)) {
+    out.push(
+      unknownReference(
+        ['drill', 'environment'],
+        drill.environment,
+        environments,
+        'environments',
+        `add ${code(`${drill.environment}: {}`)} under \`environments\``,
+      ),
+    );
+  }
+  if (Array.isArray(drill.datastores)) {
+    drill.datastores.forEach((name: unknown, index) => {
+      if (typeof name !== 'string' || datastores.includes(name)) return;
+      out.push(
+        unknownReference(['drill', 'datastores', index], name, datastores, 'datastores', add),
+      );
+    });
+  }
+  for (const [name, connection] of entries(drill.targets)) {
+    const path = ['drill', 'targets', name];
+    if (!datastores.includes(name)) {
+      out.push(unknownReference(path, name, datastores, 'datastores', add, 'key'));
+    }
+    if (typeof connection !== 'string' || !checkSecretRefs(path, connection, out)) continue;
+    const literal = findLiteralPassword(connection, variableBase(name, 'dr'));
+    if (literal === undefined) continue;
+    out.push({
+      code: SpecProblemCode.literalSecret,
+      path,
+      message: `the DR target contains a literal password: ${literal.masked}`,
+      expected: `the password by reference (${SECRET_REF_EXPECTED}), never the password itself`,
+      hint: `reference it: \`${literal.suggestion}\``,
+    });
+  }
+}
+
 /** Cross-field problems of a parsed document (any shape: wrong shapes are skipped). */
 export function referenceProblems(data: unknown): PendingProblem[] {
   const root = asMap(data);
@@ -224,5 +267,6 @@ export function referenceProblems(data: unknown): PendingProblem[] {
   checkDatastores(root, out);
   checkSecretFields(root, out);
   checkNotifications(root, out);
+  checkDrill(root, out);
   return out;
 }

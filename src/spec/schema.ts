@@ -251,6 +251,90 @@ const objectivesSchema = z
   })
   .meta({ description: 'Recovery objectives, checked by DR drills and backup freshness.' });
 
+/** Kinds of data store that answer SQL, for `integrity.checks[].sql`. */
+export const SQL_DATASTORE_KINDS = ['postgres', 'mysql', 'mariadb', 'sqlite'] as const;
+
+const numberExpectation = (description: string) =>
+  expecting(z.number().optional().meta({ description }), 'a number');
+
+const integrityCheckSchema = z
+  .strictObject({
+    name: nameField('name').meta({ description: 'Name of the check, shown in reports.' }),
+    sql: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'A read-only query returning one row with one column (postgres, mariadb/mysql, sqlite).',
+        examples: ['SELECT count(*) FROM orders WHERE amount_cents < 0'],
+      }),
+    key: z.string().min(1).optional().meta({
+      description: 'A Redis key to check (redis). Database 0 unless the connection names another.',
+    }),
+    equals: expecting(
+      z.union([z.string(), z.number(), z.boolean()]).optional().meta({
+        description:
+          'The value must equal this (SQL: the single value; Redis: the string value of the key).',
+      }),
+      'a string, number or boolean',
+    ),
+    min: numberExpectation(
+      'The value (SQL) or the key’s size (Redis: length, members, fields) must be at least this.',
+    ),
+    max: numberExpectation(
+      'The value (SQL) or the key’s size (Redis: length, members, fields) must be at most this.',
+    ),
+    exists: z.boolean().optional().meta({
+      description: 'Redis: the key must exist (true) or be absent (false). Default true.',
+    }),
+    type: expecting(
+      z.enum(['string', 'list', 'set', 'zset', 'hash', 'stream']).optional().meta({
+        description: 'Redis: the key must have this type.',
+      }),
+      'one of string, list, set, zset, hash, stream',
+    ),
+  })
+  .superRefine((check, ctx) => {
+    if ((check.sql === undefined) === (check.key === undefined)) {
+      addShipIssue(ctx, 'a check needs exactly one of `sql` (a query) or `key` (a Redis key)', {
+        code: SpecProblemCode.badValue,
+        expected: '`sql: SELECT …` or `key: …`',
+        hint: 'write `sql:` for postgres, mariadb, mysql and sqlite stores, `key:` for redis',
+      });
+    }
+    if (check.sql !== undefined && (check.exists !== undefined || check.type !== undefined)) {
+      addShipIssue(ctx, '`exists` and `type` apply to Redis key checks only', {
+        code: SpecProblemCode.badValue,
+        expected: '`equals`, `min` and/or `max` for an SQL check',
+      });
+    }
+    if (
+      check.sql !== undefined &&
+      check.equals === undefined &&
+      check.min === undefined &&
+      check.max === undefined
+    ) {
+      addShipIssue(ctx, 'an SQL check needs an expectation', {
+        code: SpecProblemCode.missingKey,
+        expected: 'at least one of `equals`, `min`, `max`',
+        hint: 'e.g. `equals: 0` for a query counting bad rows',
+      });
+    }
+  })
+  .meta({ description: 'An integrity check run against a restored copy (DR drills).' });
+
+const integritySchema = z
+  .strictObject({
+    checks: expecting(
+      z.array(integrityCheckSchema).default([]).meta({
+        description: 'Checks run against the restored data, after the fingerprint matched.',
+      }),
+      'a list of checks',
+    ),
+  })
+  .meta({ description: 'What must hold in a restored copy, beyond the fingerprint.' });
+
 const commandSchema = z
   .strictObject({
     backup: z.string().min(1).meta({ description: 'Writes the backup to standard output.' }),
@@ -280,7 +364,7 @@ const datastoreSchema = z
     schedule: scheduleSchema.optional(),
     retention: retentionSchema.optional(),
     objectives: objectivesSchema.optional(),
-    integrity: reserved('Integrity checks').optional(),
+    integrity: integritySchema.optional(),
     fingerprint: expecting(
       z.enum(FINGERPRINT_MODES).default('counts').meta({
         description: 'counts: row/key counts per table; full: content digests; off.',
@@ -314,6 +398,30 @@ const datastoreSchema = z
         ['command'],
       );
     }
+    for (const [index, check] of (store.integrity?.checks ?? []).entries()) {
+      const sqlKind = (SQL_DATASTORE_KINDS as readonly string[]).includes(store.kind);
+      const wrong =
+        check.sql !== undefined && !sqlKind
+          ? `an \`sql\` check cannot run against a \`${store.kind}\` data store`
+          : check.key !== undefined && store.kind !== 'redis'
+            ? `a \`key\` check runs against redis only, not \`${store.kind}\``
+            : undefined;
+      if (wrong === undefined) continue;
+      addShipIssue(
+        ctx,
+        wrong,
+        {
+          code: SpecProblemCode.badValue,
+          expected: sqlKind
+            ? '`sql:` checks'
+            : store.kind === 'redis'
+              ? '`key:` checks'
+              : 'no checks',
+          hint: 'SQL checks suit postgres, mariadb, mysql and sqlite; key checks suit redis',
+        },
+        ['integrity', 'checks', index],
+      );
+    }
     if (store.kind !== 'command' && store.command !== undefined) {
       addShipIssue(
         ctx,
@@ -328,6 +436,111 @@ const datastoreSchema = z
     }
   })
   .meta({ description: 'A data store to back up, restore and drill.' });
+
+const httpCheckSchema = z
+  .strictObject({
+    name: nameField('name').meta({ description: 'Name of the check, shown in reports.' }),
+    request: z
+      .string()
+      .regex(/^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \/\S*$/)
+      .meta({
+        description: 'Method and path, e.g. `GET /orders`. Sent to the service on loopback.',
+        examples: ['GET /orders', 'POST /orders'],
+      }),
+    body: z.string().optional().meta({ description: 'Request body (sent as given).' }),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: 'Request headers; values may be `${env:…}`/`${file:…}` references.' }),
+    status: expecting(
+      z.number().int().min(100).max(599).default(200).meta({ description: 'Expected status.' }),
+      'an HTTP status code',
+    ),
+    body_contains: z
+      .string()
+      .optional()
+      .meta({ description: 'The response body must contain this text.' }),
+    json: z
+      .strictObject({
+        path: z.string().min(1).meta({
+          description: 'A path into the JSON response: `orders[0].customer`, `count`, `$.a.b`.',
+        }),
+        equals: z.json().meta({ description: 'The value found there must equal this.' }),
+      })
+      .optional()
+      .meta({ description: 'A value in the JSON response body.' }),
+    timeout: durationField('How long the request may take.').prefault('10s'),
+  })
+  .meta({ description: 'An HTTP check against the service started on the restored data.' });
+
+const drillServiceSchema = z
+  .strictObject({
+    command: z
+      .string()
+      .min(1)
+      .meta({
+        description:
+          'Shell command that starts the service. Its environment gets `env` below; `${drill:<datastore>}` is the restored copy’s connection and `${drill:port}` a free port.',
+        examples: ['node service/server.mjs'],
+      }),
+    cwd: z
+      .string()
+      .optional()
+      .meta({ description: 'Working directory, relative to the spec (default: the spec’s).' }),
+    env: z.record(z.string(), z.string()).default({}).meta({
+      description:
+        'Environment of the service. Values may use `${drill:<datastore>}`, `${drill:port}`, `${env:…}` and `${file:…}`.',
+    }),
+    health: z
+      .string()
+      .regex(/^\/\S*$/)
+      .optional()
+      .meta({ description: 'Path that answers 2xx once the service is ready (e.g. `/readyz`).' }),
+    start_timeout: durationField('How long the service may take to become healthy.').prefault(
+      '60s',
+    ),
+    stop_timeout: durationField(
+      'Grace period after SIGTERM before the service is killed.',
+    ).prefault('10s'),
+    checks: expecting(
+      z.array(httpCheckSchema).default([]).meta({ description: 'HTTP smoke checks.' }),
+      'a list of HTTP checks',
+    ),
+  })
+  .meta({ description: 'The service, started on the restored data for a smoke test.' });
+
+const drillSchema = z
+  .strictObject({
+    environment: z.string().optional().meta({
+      description:
+        'Environment whose backups are drilled (default: `production`, or the only environment with connections).',
+    }),
+    datastores: stringList(
+      'Data stores to restore (default: every one with a connection in the environment).',
+    ).optional(),
+    targets: z.record(z.string(), z.string()).default({}).meta({
+      description:
+        'DR targets by data store: restore there instead of into a throwaway sandbox. Secrets by reference. A target that is a production data store is refused.',
+    }),
+    objectives: z
+      .strictObject({
+        rto: durationField(
+          'Longest acceptable time from disaster declared to service verified.',
+        ).optional(),
+        rpo: durationField(
+          'Most data (as time) that may be lost, over all data stores.',
+        ).optional(),
+      })
+      .optional()
+      .meta({
+        description:
+          'Service-wide objectives. Default RTO: the smallest data store `objectives.rto`.',
+      }),
+    service: drillServiceSchema.optional(),
+    schedule: scheduleSchema.optional(),
+    valid_for: durationField('How long a passed drill counts as current evidence.').prefault('30d'),
+  })
+  .meta({ description: 'Disaster-recovery drills: what to restore, verify and measure.' });
 
 const iacSchema = z
   .strictObject({
@@ -481,6 +694,7 @@ export const specSchema = z
     alerting: reserved('Alerting').optional(),
     ledger: ledgerSchema.optional(),
     notifications: notificationsSchema.optional(),
+    drill: drillSchema.optional(),
   })
   .meta({ description: 'Shipshape stack spec.' });
 
@@ -493,3 +707,7 @@ export type Datastore = Spec['datastores'][string];
 export type Ledger = NonNullable<Spec['ledger']>;
 export type Notifications = NonNullable<Spec['notifications']>;
 export type ChannelConfig = Notifications['channels'][string];
+export type IntegrityCheck = NonNullable<Datastore['integrity']>['checks'][number];
+export type DrillSpec = NonNullable<Spec['drill']>;
+export type DrillService = NonNullable<DrillSpec['service']>;
+export type HttpCheck = DrillService['checks'][number];
