@@ -19,6 +19,7 @@ const modules = [
   'init',
   'ledger',
   'notify',
+  'process',
   'remote',
   'repo',
   'schedule',
@@ -53,7 +54,12 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['eslint.config.js', 'bin/*.js', 'examples/demo/service/*.mjs'],
+          allowDefaultProject: [
+            'eslint.config.js',
+            'bin/*.js',
+            'examples/demo/service/*.mjs',
+            'test/process/fixtures/*.mjs',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -4,6 +4,7 @@ import { err, outJson, processIo, type Io } from './io.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerRestoreCommand } from './commands/restore.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerDrillCommands } from './commands/drill.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerNotifyCommands } from './commands/notify.js';
@@ -42,6 +43,7 @@ Exit codes: 0 ok · 1 gate failed · 2 usage/spec error · 3 runtime error · se
     );
   registerBackupCommands(program, cli);
   registerDemoCommand(program, cli);
+  registerDrillCommands(program, cli);
   registerInitCommand(program, cli);
   registerSpecCommands(program, cli);
   registerLedgerCommands(program, cli);

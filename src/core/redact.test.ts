@@ -85,4 +85,16 @@ describe('Redactor', () => {
     });
     expect(input.a[0]).toBe('x topsecret');
   });
+
+  it('copies an object reached twice, and cuts only a true cycle', () => {
+    const r = new Redactor();
+    const shared = { id: 'abc' };
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    expect(r.redactDeep({ plan: { snapshot: shared }, result: { snapshot: shared } })).toEqual({
+      plan: { snapshot: { id: 'abc' } },
+      result: { snapshot: { id: 'abc' } },
+    });
+    expect(r.redactDeep(cyclic)).toEqual({ name: 'loop', self: '[Circular]' });
+  });
 });

@@ -103,15 +103,21 @@ export class Redactor {
   #deep(value: unknown, seen: WeakSet<object>): unknown {
     if (typeof value === 'string') return this.redact(value);
     if (value === null || typeof value !== 'object') return value;
+    if (value instanceof Date) return value;
+    // `seen` holds the objects on the path from the root: a shared object (the same snapshot in
+    // a plan and in a result) is copied each time, only a true cycle is cut.
     if (seen.has(value)) return '[Circular]';
     seen.add(value);
-    if (Array.isArray(value)) return value.map((item) => this.#deep(item, seen));
-    if (value instanceof Date) return value;
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      out[this.redact(key)] = this.#deep(item, seen);
+    try {
+      if (Array.isArray(value)) return value.map((item) => this.#deep(item, seen));
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        out[this.redact(key)] = this.#deep(item, seen);
+      }
+      return out;
+    } finally {
+      seen.delete(value);
     }
-    return out;
   }
 }
 

@@ -34,6 +34,12 @@ export const DatastoreErrorCode = {
   noSnapshot: 'SHIP_DATASTORE_NO_SNAPSHOT',
   /** A restored copy's fingerprint differs from the snapshot's. Exit 1. */
   fingerprintMismatch: 'SHIP_DATASTORE_FINGERPRINT_MISMATCH',
+  /** An integrity query did not return exactly one row with one column. Exit 2. */
+  queryShape: 'SHIP_DATASTORE_QUERY_SHAPE',
+  /** An integrity query failed on the server (its redacted message says why). Exit 3. */
+  queryFailed: 'SHIP_DATASTORE_QUERY_FAILED',
+  /** The kind cannot run SQL queries (redis, files, command). Exit 2. */
+  queryUnsupported: 'SHIP_DATASTORE_QUERY_UNSUPPORTED',
 } as const;
 
 /** `SHIP_DATASTORE_TOOL_MISSING` naming the packages that install the tool. */

@@ -94,4 +94,6 @@ export type {
   RestoreRunResult,
 } from './restore-run.js';
 export { verifyDatastoreBackups, verifyEvidence } from './verify-run.js';
+export { QUERY_TIMEOUT_MS, REDIS_VALUE_LIMIT, queryValue, redisKeyFacts } from './query.js';
+export type { RedisKeyFacts, SqlValue } from './query.js';
 export type { UnreadableSnapshot, VerifyRunOptions, VerifyRunResult } from './verify-run.js';

@@ -12,6 +12,7 @@ import {
   specDatastore,
   type DatastoreBackupStatus,
 } from '../datastores/index.js';
+import { DrillClock, executeDrill, planIsolatedDrill, type DrillResult } from '../drill/index.js';
 import type { VerifyReport } from '../ledger/index.js';
 import { Repository } from '../repo/index.js';
 import { recordSpecCheck, summariseSpec, type SpecCheckSummary } from '../validate/index.js';
@@ -27,6 +28,10 @@ export const DEMO_TEMPLATE_DIR = fileURLToPath(new URL('../../examples/demo', im
 
 /** The OS user placeholder in the template's `people` section. */
 const OPERATOR_PLACEHOLDER = 'demo-operator';
+/** Placeholder for the folder the service loads better-sqlite3 from (`drill.service.env`). */
+const NODE_MODULES_PLACEHOLDER = '__SHIPSHAPE_NODE_MODULES__';
+/** Shipshape's own dependencies, which the example service borrows better-sqlite3 from. */
+const NODE_MODULES_DIR = fileURLToPath(new URL('../../node_modules', import.meta.url));
 
 /** The example service's data store, and the environment the demo backs up. */
 const DEMO_DATASTORE = 'orders-db';
@@ -57,6 +62,16 @@ export interface DemoReport {
   evidence: { seq: number; hash: string; gate: string; outcome: string }[];
   /** The backup of the example service's SQLite store and `backup status` after it. */
   backup: { datastore: string; snapshotId: string; status: DatastoreBackupStatus };
+  /** The DR drill: the store restored into a sandbox, the service started on it and checked. */
+  drill: {
+    id: string;
+    verdict: DrillResult['verdict'];
+    rtoMs: number | null;
+    rpoMs: number;
+    reasons: readonly string[];
+    /** The drill's HTML report. */
+    report: string;
+  };
   ledger: Pick<VerifyReport, 'ok' | 'records' | 'signedThrough' | 'problems'>;
 }
 
@@ -119,10 +134,17 @@ async function ensureRepository(workspace: Workspace, name: string): Promise<boo
   }
 }
 
+/** `0.8 s`, `-` when not measured. */
+function seconds(ms: number | null): string {
+  if (ms === null) return '-';
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
+}
+
 /**
  * Creates a demo workspace from the example service and runs the gates available so far against
  * it, recording their evidence: the spec check (`validate`), a backup of the service's SQLite
- * store into a local repository (`backup`) and its `backup status`, then a ledger verification.
+ * store into a local repository (`backup`) and its `backup status`, a DR drill that restores it
+ * into a sandbox and smoke-tests the service on the copy (`dr-drill`), then a ledger verification.
  * Needs no servers.
  */
 export async function createDemo(options: DemoOptions): Promise<DemoReport> {
@@ -143,7 +165,9 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
   const template = await readFile(specFile, 'utf8');
   await writeFile(
     specFile,
-    template.replaceAll(`[${OPERATOR_PLACEHOLDER}]`, `[${JSON.stringify(osUser)}]`),
+    template
+      .replaceAll(`[${OPERATOR_PLACEHOLDER}]`, `[${JSON.stringify(osUser)}]`)
+      .replaceAll(NODE_MODULES_PLACEHOLDER, JSON.stringify(NODE_MODULES_DIR)),
   );
   steps.push({
     step: 'workspace',
@@ -219,13 +243,37 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
         (status.schedule?.next == null ? '' : `, next scheduled run ${status.schedule.next}`),
     });
 
+    step('running a DR drill');
+    const drillContext = { spec: workspace.spec, baseDir: workspace.dir, env: workspace.env };
+    // The RTO clock starts now: the disaster is declared, planning is part of recovery.
+    const clock = new DrillClock();
+    const prepared = await planIsolatedDrill(drillContext, ledger, {});
+    const drill = await executeDrill(prepared, drillContext, ledger, {
+      clock,
+      ...(workspace.spec.drill === undefined ? {} : { validForMs: workspace.spec.drill.valid_for }),
+    });
+    const { result } = drill;
+    const report = join(drill.dir, 'report.html');
+    steps.push({
+      step: 'dr drill',
+      detail:
+        `${result.verdict}: ${DEMO_DATASTORE} restored into a sandbox, service started on it, ` +
+        `${result.service?.checks.length ?? 0} HTTP checks; RTO ${seconds(result.rtoMs)}` +
+        (result.objectives.rto === undefined
+          ? ''
+          : ` (objective ${seconds(result.objectives.rto.objectiveMs)})`) +
+        `, RPO ${seconds(result.rpoMs)}` +
+        (drill.recorded === undefined ? '' : `, dr-drill gate result #${drill.recorded.seq}`) +
+        `; report ${report}`,
+    });
+
     step('verifying the ledger');
-    const report = await (await workspace.ledger()).verify();
+    const verified = await (await workspace.ledger()).verify();
     steps.push({
       step: 'ledger verify',
-      detail: report.ok
-        ? `chain and signed checkpoints verified through #${report.signedThrough}`
-        : `verification FAILED: ${report.problems.map((p) => p.code).join(', ')}`,
+      detail: verified.ok
+        ? `chain and signed checkpoints verified through #${verified.signedThrough}`
+        : `verification FAILED: ${verified.problems.map((p) => p.code).join(', ')}`,
     });
 
     return {
@@ -236,13 +284,24 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
       evidence: [
         { seq: record.seq, hash: record.hash, gate: 'validate', outcome: 'passed' },
         { seq: backupRecord.seq, hash: backupRecord.hash, gate: 'backup', outcome: 'passed' },
+        ...(drill.recorded === undefined
+          ? []
+          : [{ ...drill.recorded, gate: 'dr-drill', outcome: result.verdict }]),
       ],
       backup: { datastore: DEMO_DATASTORE, snapshotId: snapshot.snapshotId, status },
+      drill: {
+        id: prepared.plan.id,
+        verdict: result.verdict,
+        rtoMs: result.rtoMs,
+        rpoMs: result.rpoMs,
+        reasons: result.reasons,
+        report,
+      },
       ledger: {
-        ok: report.ok,
-        records: report.records,
-        signedThrough: report.signedThrough,
-        problems: report.problems,
+        ok: verified.ok,
+        records: verified.records,
+        signedThrough: verified.signedThrough,
+        problems: verified.problems,
       },
     };
   } finally {

@@ -1,4 +1,10 @@
-import { ShipError, formatDuration, isShipError, isSimulatedCrash } from '../core/index.js';
+import {
+  ExitCode,
+  ShipError,
+  formatDuration,
+  isShipError,
+  isSimulatedCrash,
+} from '../core/index.js';
 import {
   backupEvidence,
   backupSubject,
@@ -7,6 +13,7 @@ import {
   withDatastoreRepository,
   type BackupRunResult,
 } from '../datastores/index.js';
+import { DrillClock, drillExitCode, executeDrill, planIsolatedDrill } from '../drill/index.js';
 import type { EvidenceLedger } from '../ledger/index.js';
 import type { RetentionPolicy } from '../repo/index.js';
 import type { Datastore, Spec } from '../spec/index.js';
@@ -206,8 +213,71 @@ function pruneJob(repository: string, datastore: string, context: JobContext): S
 }
 
 /**
+ * A scheduled DR drill (`drill.schedule`): `drill run` with the spec's settings. A drill that ran
+ * and failed is a failed run that is not retried (it would fail the same way); a drill that could
+ * not run (a tool missing, a server down) is retried.
+ */
+function drillJob(
+  schedule: NonNullable<NonNullable<Spec['drill']>['schedule']>,
+  context: JobContext,
+): ScheduledJob {
+  const drillContext = { spec: context.spec, baseDir: context.baseDir, env: context.env };
+  const environment = context.spec.drill?.environment ?? context.environment ?? '';
+  return {
+    id: 'drill',
+    kind: 'drill',
+    environment,
+    timing: cronTiming(schedule.cron, schedule.timezone),
+    async run({ attempt }): Promise<AttemptResult> {
+      const evidence = await context.evidence();
+      // The RTO clock starts now: the disaster is declared, planning is part of recovery.
+      const clock = new DrillClock();
+      const prepared = await planIsolatedDrill(drillContext, evidence, {
+        ...(environment === '' ? {} : { environment }),
+      });
+      const executed = await executeDrill(prepared, drillContext, evidence, {
+        clock,
+        ...(context.spec.drill === undefined ? {} : { validForMs: context.spec.drill.valid_for }),
+      });
+      if (executed.recordNote !== undefined) {
+        context.onNote?.(`drill ${prepared.plan.id} could not be recorded: ${executed.recordNote}`);
+      }
+      const { result } = executed;
+      const details = {
+        drill: prepared.plan.id,
+        attempt,
+        verdict: result.verdict,
+        rtoMs: result.rtoMs,
+        rpoMs: result.rpoMs,
+        report: executed.dir,
+        ...(executed.recorded === undefined ? {} : { ledgerSeq: executed.recorded.seq }),
+      };
+      const rto =
+        result.rtoMs === null ? 'not recovered' : `RTO ${formatDuration(Math.round(result.rtoMs))}`;
+      if (result.verdict === 'passed') {
+        return { ok: true, summary: `drill ${prepared.plan.id} passed: ${rto}`, details };
+      }
+      const exitCode = drillExitCode(result);
+      return {
+        ok: false,
+        error: new ShipError(
+          result.verdict === 'failed' ? 'SHIP_DRILL_FAILED' : 'SHIP_DRILL_ERROR',
+          `drill ${prepared.plan.id} ${result.verdict}: ${result.reasons[0] ?? 'see the report'}`,
+          {
+            exitCode: exitCode === ExitCode.ok ? ExitCode.gateFailed : exitCode,
+            hint: `read the report: ${executed.dir}/report.md`,
+          },
+        ),
+        details,
+      };
+    },
+  };
+}
+
+/**
  * The jobs of a spec: one backup per data store with a `schedule` (in the chosen environment),
- * and one prune per repository those data stores use that has any with a retention policy.
+ * one prune per repository those data stores use that has any with a retention policy, and the
+ * DR drill when `drill.schedule` is set (unless only some data stores were asked for).
  */
 export function specJobs(context: JobContext): ScheduledJob[] {
   const { spec } = context;
@@ -232,5 +302,9 @@ export function specJobs(context: JobContext): ScheduledJob[] {
     }
   }
   for (const [repository, datastore] of prunes) jobs.push(pruneJob(repository, datastore, context));
+  const drillSchedule = spec.drill?.schedule;
+  if (drillSchedule !== undefined && context.datastores === undefined) {
+    jobs.push(drillJob(drillSchedule, context));
+  }
   return jobs;
 }

@@ -15,9 +15,9 @@ export type AttemptResult =
 
 /** A job the scheduler runs whenever its timing says it is due. */
 export interface ScheduledJob {
-  /** `backup:<datastore>` or `prune:<repository>`: the lease key's job part. */
+  /** `backup:<datastore>`, `prune:<repository>` or `drill`: the lease key's job part. */
   readonly id: string;
-  readonly kind: 'backup' | 'prune';
+  readonly kind: 'backup' | 'prune' | 'drill';
   /** Connection environment; empty when the job has none. */
   readonly environment: string;
   readonly timing: Timing;
@@ -85,7 +85,7 @@ export type ScheduleEvent =
 /** The result of one run this scheduler carried out. */
 export interface RunReport {
   readonly job: string;
-  readonly kind: 'backup' | 'prune';
+  readonly kind: 'backup' | 'prune' | 'drill';
   readonly environment: string;
   readonly dueAt: string;
   readonly ok: boolean;
@@ -336,7 +336,10 @@ function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
-/** Usage and spec errors will fail the same way again: only other failures are retried. */
+/**
+ * Usage and spec errors will fail the same way again, and so will a gate that ran and failed
+ * (a drill that missed its objective): only other failures are retried.
+ */
 function retryable(error: ShipError): boolean {
-  return error.exitCode !== ExitCode.usage;
+  return error.exitCode !== ExitCode.usage && error.exitCode !== ExitCode.gateFailed;
 }

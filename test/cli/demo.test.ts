@@ -23,14 +23,34 @@ describe('shipshape demo', () => {
       dir: string;
       evidence: { gate: string; outcome: string; seq: number }[];
       backup: { snapshotId: string };
+      drill: {
+        id: string;
+        verdict: string;
+        rtoMs: number;
+        rpoMs: number;
+        reasons: string[];
+        report: string;
+      };
       ledger: { ok: boolean; records: number; signedThrough: number };
     };
     expect(report.dir).toBe(join(root, 'ws'));
     expect(report.evidence).toEqual([
       expect.objectContaining({ gate: 'validate', outcome: 'passed', seq: 1 }),
       expect.objectContaining({ gate: 'backup', outcome: 'passed', seq: 2 }),
+      expect.objectContaining({ gate: 'dr-drill', outcome: 'passed', seq: 3 }),
     ]);
-    expect(report.ledger).toMatchObject({ ok: true, records: 2, signedThrough: 2 });
+    expect(report.ledger).toMatchObject({ ok: true, records: 3, signedThrough: 3 });
+    // The drill restored the backup into a sandbox, started the service on it and checked it.
+    expect(report.drill.verdict, report.drill.reasons.join('; ')).toBe('passed');
+    expect(report.drill.rtoMs).toBeGreaterThan(0);
+    expect(report.drill.rpoMs).toBeGreaterThanOrEqual(0);
+    const html = await readFile(report.drill.report, 'utf8');
+    expect(html).toContain(report.drill.id);
+    const history = await runCli(['drill', 'history', '--json'], { cwd: join(root, 'ws'), env });
+    expect(history.code, history.stderr).toBe(0);
+    expect(JSON.parse(history.stdout)).toMatchObject({
+      runs: [{ runId: report.drill.id, verdict: 'passed' }],
+    });
     expect(report.backup).toMatchObject({
       datastore: 'orders-db',
       status: { status: 'ok', alerting: false, rpoSeconds: 6 * 3600 },
@@ -55,6 +75,7 @@ describe('shipshape demo', () => {
     expect(run.stdout).toContain('spec check');
     expect(run.stdout).toContain('ledger verify');
     expect(run.stdout).toContain('backup status');
+    expect(run.stdout).toMatch(/dr drill +passed: .*RTO [\d.]+ s .*RPO/);
     expect(run.stdout).toContain('ledger list --spec text/shipshape.yaml');
   });
 
@@ -66,7 +87,7 @@ describe('shipshape demo', () => {
     const forced = await runCli(['demo', '--dir', 'ws', '--force', '--json'], { cwd: root, env });
     expect(forced.code, forced.stderr).toBe(0);
     // The ledger and the repository survive: a second demo run appends to the same chain.
-    expect((JSON.parse(forced.stdout) as { ledger: { records: number } }).ledger.records).toBe(4);
+    expect((JSON.parse(forced.stdout) as { ledger: { records: number } }).ledger.records).toBe(6);
   });
 
   it('detects a tampered ledger and verifies an export offline', async () => {

@@ -55,7 +55,7 @@ describe('shipshape schedule run', () => {
       jobs: { job: string; dueNow: string | null; next: string | null }[];
     };
     expect(report.dryRun).toBe(true);
-    expect(report.jobs.map((j) => j.job)).toEqual(['backup:orders-db', 'prune:local']);
+    expect(report.jobs.map((j) => j.job)).toEqual(['backup:orders-db', 'prune:local', 'drill']);
     expect(report.jobs.every((j) => j.dueNow !== null && j.next !== null)).toBe(true);
     const list = await runCli(['backup', 'list', '--json'], { cwd: dir, env: sqliteEnv });
     expect((JSON.parse(list.stdout) as { snapshots: unknown[] }).snapshots).toHaveLength(1);

@@ -17,6 +17,7 @@ import {
   withWorkspace,
   type Cli,
 } from '../cli.js';
+import { parseAt } from '../at.js';
 import { err, out, outJson, progress } from '../io.js';
 
 interface RestoreCliOptions {
@@ -29,18 +30,6 @@ interface RestoreCliOptions {
   to: string;
   force: boolean;
   jobs?: string;
-}
-
-/** `--at`: an ISO 8601 date-time (with an offset, or UTC when it has none). */
-function parseAt(text: string): Date {
-  const withZone = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text) || !text.includes('T') ? text : `${text}Z`;
-  const time = Date.parse(withZone);
-  if (!Number.isFinite(time) || !/^\d{4}-\d\d-\d\d/.test(text)) {
-    throw ShipError.usage('SHIP_CLI_BAD_FLAG', `--at must be a date-time, got "${text}"`, {
-      hint: 'pass e.g. --at 2026-03-01T09:30:00Z (UTC when no offset is given)',
-    });
-  }
-  return new Date(time);
 }
 
 export function registerRestoreCommand(program: Command, cli: Cli): void {
