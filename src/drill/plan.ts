@@ -14,7 +14,7 @@ import {
   withDatastoreRepository,
   type Target,
 } from '../datastores/index.js';
-import type { StoredSnapshot } from '../repo/index.js';
+import type { Repository, StoredSnapshot } from '../repo/index.js';
 import {
   resolveSecretString,
   type Datastore,
@@ -251,16 +251,44 @@ export function plannedSnapshot(snapshot: StoredSnapshot): PlannedSnapshot {
   };
 }
 
-async function findSnapshot(
-  name: string,
+/**
+ * The snapshot to drill of each data store in `names`: every repository is opened once (its key
+ * derived once), repositories in parallel — planning is on the RTO clock.
+ */
+async function findSnapshots(
+  names: readonly string[],
   context: DrillContext,
+  environment: string,
+  at: Date | undefined,
+): Promise<Map<string, StoredSnapshot>> {
+  const byRepository = new Map<string, string[]>();
+  for (const name of names) {
+    const repository = specDatastore(context.spec, name).repository;
+    byRepository.set(repository, [...(byRepository.get(repository) ?? []), name]);
+  }
+  const found = new Map<string, StoredSnapshot>();
+  await Promise.all(
+    [...byRepository.values()].map(async (stores) => {
+      const [first] = stores;
+      if (first === undefined) return;
+      await withDatastoreRepository(first, context, async (repo) => {
+        for (const name of stores) {
+          found.set(name, await pickDrillSnapshot(repo, name, environment, at));
+        }
+      });
+    }),
+  );
+  return found;
+}
+
+async function pickDrillSnapshot(
+  repo: Repository,
+  name: string,
   environment: string,
   at: Date | undefined,
 ): Promise<StoredSnapshot> {
   try {
-    return await withDatastoreRepository(name, context, (repo) =>
-      pickSnapshot(repo, name, { environment, ...(at === undefined ? {} : { at }) }),
-    );
+    return await pickSnapshot(repo, name, { environment, ...(at === undefined ? {} : { at }) });
   } catch (error) {
     if (
       !isShipError(error) ||
@@ -338,6 +366,7 @@ export async function prepareDrill(
   const environment = drillEnvironment(spec, options.environment);
   const names = drillDatastores(spec, environment, options.datastores);
   const targets = spec.drill?.targets ?? {};
+  const snapshots = await findSnapshots(names, context, environment, options.at);
   const datastores: PreparedDatastore[] = [];
   for (const name of names) {
     const datastore = specDatastore(spec, name);
@@ -346,7 +375,9 @@ export async function prepareDrill(
       rawTarget === undefined
         ? undefined
         : drillTarget(name, datastore, rawTarget, context, environment);
-    const snapshot = plannedSnapshot(await findSnapshot(name, context, environment, options.at));
+    const stored = snapshots.get(name);
+    if (stored === undefined) throw new Error(`no snapshot was picked for ${name}`);
+    const snapshot = plannedSnapshot(stored);
     const placement: Placement =
       target === undefined
         ? { kind: 'sandbox' }
