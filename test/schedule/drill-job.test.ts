@@ -49,7 +49,6 @@ describe('scheduled DR drill', () => {
         env,
         pruneEveryMs: 86_400_000,
         environment: 'production',
-        environment: 'production',
         evidence: () => workspace.evidence(),
         datastores: ['orders-db'],
       });
