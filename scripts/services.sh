@@ -116,6 +116,8 @@ readonly -a PACKAGES=(
   "mariadb-client:/usr/bin/mariadb"
   "redis-server:/usr/bin/redis-server"
   "redis-tools:/usr/bin/redis-cli"
+  # Headless browser for test/drill/report-browser.test.ts (driven by playwright-core).
+  "chromium:/usr/bin/chromium"
 )
 
 POLICY_RC=/usr/sbin/policy-rc.d
