@@ -59,6 +59,7 @@ export default tseslint.config(
             'bin/*.js',
             'examples/demo/service/*.mjs',
             'test/process/fixtures/*.mjs',
+            'test/drill/fixtures/*.mjs',
           ],
         },
         tsconfigRootDir: import.meta.dirname,

@@ -122,12 +122,33 @@ export interface SandboxOptions {
   jobs?: number;
 }
 
+/** How to reach and remove a sandbox left running by {@link Sandbox.keep} (`drill run --keep`). */
+export interface KeptSandbox {
+  /**
+   * How to connect, without a password: a URL over a socket in the sandbox's own directory
+   * (PostgreSQL, MariaDB, Redis) or a path (sqlite, files).
+   */
+  readonly connection: string;
+  /** A shell command that stops the instance and deletes its data (`pg_ctl … stop && rm -rf …`). */
+  readonly stop: string;
+  /** Process id of the server, where there is one. */
+  readonly pid?: number;
+  /** The directory holding everything of the sandbox; `stop` removes it. */
+  readonly dataDir: string;
+}
+
 /** A throwaway instance holding restored data, on loopback, removed by `stop()`. */
 export interface Sandbox {
   /** A {@link Target} for the sandbox: fingerprint it, point a service at it. */
   readonly target: Target;
   /** Stops the instance and deletes its data. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Leaves the instance running after this process exits (instead of `stop()`): detaches its
+   * server, opens password-less access over a socket only its owner can reach, and says how to
+   * connect and how to stop it. `stop()` does nothing afterwards.
+   */
+  keep(): Promise<KeptSandbox>;
 }
 
 /**

@@ -5,6 +5,7 @@ export type {
   CommandSpec,
   Driver,
   DriverBackupMeta,
+  KeptSandbox,
   RestoreOptions,
   Sandbox,
   SandboxOptions,

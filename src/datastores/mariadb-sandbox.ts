@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { registerSecret, type ShipError } from '../core/index.js';
 
-import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
+import type { KeptSandbox, Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
 import {
   findMariadbTool,
   parseMariadbConnection,
@@ -19,7 +19,9 @@ import { CLIENT_NAMES, checkRestorable, restoreInto } from './mariadb-restore.js
 import { runChild, startChild, type RunningChild } from './process.js';
 import {
   freePort,
+  killAndRemoveCommand,
   osUser,
+  releaseChild,
   requireTraversable,
   sandboxFailed as sharedSandboxFailed,
 } from './sandbox-support.js';
@@ -38,6 +40,11 @@ export interface MariadbServer {
   readonly version: string;
   /** Stops the server and deletes its data. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Lets a `keepable` server outlive this process and says how to reach it without a password
+   * (the OS user's socket login) and how to stop it. `stop()` does nothing afterwards.
+   */
+  keep(): KeptSandbox;
 }
 
 function sandboxFailed(step: string, cause: unknown): ShipError {
@@ -52,10 +59,11 @@ function sandboxFailed(step: string, cause: unknown): ShipError {
 /**
  * Starts mariadbd on a free loopback port with its data, socket and log in a new directory
  * under `baseDir` (owned by `mysql` when running as root), creates a password user and an
- * empty database `restored`. `binaryLog` turns binary logging on (for tests of the position).
+ * empty database `restored`. `binaryLog` turns binary logging on (for tests of the position);
+ * `keepable` starts the server in its own session so that {@link MariadbServer.keep} can leave it up.
  */
 export async function startServer(
-  options: SandboxOptions & { binaryLog?: boolean } = {},
+  options: SandboxOptions & { binaryLog?: boolean; keepable?: boolean } = {},
 ): Promise<MariadbServer> {
   const installDb = await findMariadbTool(['mariadb-install-db', 'mysql_install_db']);
   const daemon = await findMariadbTool(['mariadbd', 'mysqld']);
@@ -72,7 +80,9 @@ export async function startServer(
   const password = randomBytes(18).toString('base64url');
   registerSecret(password);
   let server: RunningChild | undefined;
+  let kept = false;
   const stop = async () => {
+    if (kept) return;
     const running = server;
     server = undefined;
     if (running !== undefined) {
@@ -87,6 +97,9 @@ export async function startServer(
     await mkdir(run);
     if (owner !== undefined) for (const path of [dir, run]) await chown(path, owner.uid, owner.gid);
     await chmod(dir, 0o700);
+    // The server writes temporary files to $TMPDIR, which the `mysql` user may not be able to
+    // write (a private temporary directory of the caller's): keep them in the sandbox.
+    const scratch = { TMPDIR: run };
     const userFlag = owner === undefined ? [] : ['--user=mysql'];
     await runChild(
       installDb.path,
@@ -97,29 +110,34 @@ export async function startServer(
         '--auth-root-authentication-method=socket',
         '--skip-test-db',
       ],
-      { what: installDb.name },
+      { what: installDb.name, env: scratch },
     ).catch((error: unknown) => {
       throw sandboxFailed(installDb.name, error);
     });
     const port = await freePort();
-    server = startChild(daemon.path, [
-      '--no-defaults',
-      ...userFlag,
-      `--datadir=${data}`,
-      `--socket=${socket}`,
-      `--pid-file=${join(run, 'mariadbd.pid')}`,
-      `--port=${port}`,
-      '--bind-address=127.0.0.1',
-      '--skip-name-resolve',
-      ...(options.binaryLog === true
-        ? [`--log-bin=${join(data, 'binlog')}`, '--server-id=1']
-        : ['--skip-log-bin']),
-      '--character-set-server=utf8mb4',
-      '--collation-server=utf8mb4_unicode_ci',
-      '--innodb-flush-log-at-trx-commit=0',
-      '--max-allowed-packet=1G',
-      `--log-error=${join(dir, 'server.log')}`,
-    ]);
+    server = startChild(
+      daemon.path,
+      [
+        '--no-defaults',
+        ...userFlag,
+        `--datadir=${data}`,
+        `--socket=${socket}`,
+        `--pid-file=${join(run, 'mariadbd.pid')}`,
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        '--skip-name-resolve',
+        ...(options.binaryLog === true
+          ? [`--log-bin=${join(data, 'binlog')}`, '--server-id=1']
+          : ['--skip-log-bin']),
+        '--character-set-server=utf8mb4',
+        '--collation-server=utf8mb4_unicode_ci',
+        '--innodb-flush-log-at-trx-commit=0',
+        '--max-allowed-packet=1G',
+        `--log-error=${join(dir, 'server.log')}`,
+      ],
+      { detached: options.keepable === true, env: scratch },
+    );
+    const started = server;
     const admin = { socket, user: userInfo().username, location: `sandbox ${dir}` };
     const deadline = Date.now() + START_TIMEOUT_MS;
     let version: string | undefined;
@@ -143,7 +161,17 @@ export async function startServer(
       throw sandboxFailed('creating the sandbox user', error);
     });
     const connection = `mysql://shipshape:${encodeURIComponent(password)}@127.0.0.1:${port}/restored`;
-    return { connection, conn: parseMariadbConnection(connection), client, version, stop };
+    const keep = (): KeptSandbox => {
+      kept = true;
+      const pid = releaseChild(started);
+      return {
+        connection: `mysql://${encodeURIComponent(admin.user)}@localhost/restored?socket=${socket}`,
+        stop: killAndRemoveCommand(pid, dir),
+        pid,
+        dataDir: dir,
+      };
+    };
+    return { connection, conn: parseMariadbConnection(connection), client, version, stop, keep };
   } catch (error) {
     await stop();
     throw error;
@@ -155,7 +183,7 @@ export async function sandbox(
   options: SandboxOptions = {},
 ): Promise<Sandbox> {
   checkRestorable(from);
-  const server = await startServer(options);
+  const server = await startServer({ ...options, keepable: true });
   try {
     await restoreInto(from, server.conn, {});
     return {
@@ -164,6 +192,7 @@ export async function sandbox(
         connection: server.connection,
       },
       stop: () => server.stop(),
+      keep: () => Promise.resolve(server.keep()),
     };
   } catch (error) {
     await server.stop();

@@ -28,6 +28,11 @@ export interface ChildOptions {
   stdin?: boolean;
   /** Pipe standard output (default: collect it as text in {@link RunningChild.stdoutText}). */
   stdoutStream?: boolean;
+  /**
+   * Start the child in its own session (`setsid`), out of reach of signals sent to this
+   * process's group (a Ctrl-C, a closing terminal): for servers that may outlive us. @default false
+   */
+  detached?: boolean;
 }
 
 /** A started child with its exit already being awaited (so no `close` event is missed). */
@@ -63,6 +68,7 @@ export function startChild(
   const child = spawn(file, args, {
     cwd: options.cwd,
     env: childEnv(options.env),
+    detached: options.detached === true,
     stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -16,7 +16,7 @@ import {
   type RedisConnection,
 } from './redis-client.js';
 import { startChild, type RunningChild } from './process.js';
-import { freePort } from './sandbox-support.js';
+import { freePort, releaseChild } from './sandbox-support.js';
 
 /** Environment variable naming the redis-server program (else it is looked up on PATH). */
 export const REDIS_SERVER_ENV = 'SHIPSHAPE_REDIS_SERVER';
@@ -64,20 +64,48 @@ export interface RedisServer {
   readonly version: string;
   /** Stops the server (SIGTERM, then SIGKILL). Safe to call twice. Leaves `dir` in place. */
   stop(): Promise<void>;
+  /**
+   * Lets a `keepable` server outlive this process: closes its TCP port, drops the password (the
+   * only way in is then the socket, in a directory only its owner can enter) and releases the
+   * child. Without a socket (its path was too long) the TCP port and password stay. `stop()` does
+   * nothing afterwards.
+   */
+  keep(): Promise<{ pid: number; socket?: string }>;
 }
+
+/** Options of {@link startRedisServer}. */
+export interface RedisServerOptions {
+  /**
+   * The server may be kept ({@link RedisServer.keep}): start it in its own session and listen on
+   * a socket in `dir` too. @default false
+   */
+  keepable?: boolean;
+}
+
+/** Longest socket path every platform accepts (`sun_path` is 104 bytes on macOS, 108 on Linux). */
+const MAX_SOCKET_PATH = 100;
 
 /**
  * Starts redis-server on `dir/dbfilename` (which may not exist: then it starts empty) on a free
  * loopback port, with persistence off (`save ""`, no AOF) and a random password written to a
  * 0600 config file (never on a command line). Resolves once the data is loaded.
  */
-export async function startRedisServer(dir: string, dbfilename: string): Promise<RedisServer> {
+export async function startRedisServer(
+  dir: string,
+  dbfilename: string,
+  options: RedisServerOptions = {},
+): Promise<RedisServer> {
   const program = await findRedisServer();
   const password = randomBytes(18).toString('base64url');
   registerSecret(password);
   const port = await freePort();
   const config = join(dir, 'sandbox.conf');
   const log = join(dir, 'server.log');
+  const socketPath = join(dir, 'redis.sock');
+  const socket =
+    options.keepable === true && Buffer.byteLength(socketPath) <= MAX_SOCKET_PATH
+      ? socketPath
+      : undefined;
   await writeFile(
     config,
     [
@@ -91,14 +119,17 @@ export async function startRedisServer(dir: string, dbfilename: string): Promise
       'appendonly no',
       `logfile "${log}"`,
       `requirepass "${password}"`,
+      ...(socket === undefined ? [] : [`unixsocket "${socket}"`, 'unixsocketperm 700']),
       // Loading any RDB the source wrote: keep what would otherwise be refused or trimmed.
       'sanitize-dump-payload no',
       '',
     ].join('\n'),
     { mode: 0o600 },
   );
-  const running: RunningChild = startChild(program, [config]);
-  const state = { exited: false };
+  const running: RunningChild = startChild(program, [config], {
+    detached: options.keepable === true,
+  });
+  const state = { exited: false, kept: false };
   void running.exited.then(
     () => {
       state.exited = true;
@@ -108,7 +139,7 @@ export async function startRedisServer(dir: string, dbfilename: string): Promise
     },
   );
   const stop = async () => {
-    if (state.exited) return;
+    if (state.exited || state.kept) return;
     running.kill();
     const killer = setTimeout(() => running.child.kill('SIGKILL'), 10_000);
     await running.exited.catch(() => undefined);
@@ -116,6 +147,20 @@ export async function startRedisServer(dir: string, dbfilename: string): Promise
   };
   const url = `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   const conn = parseRedisConnection(url);
+  const keep = async () => {
+    if (socket !== undefined) {
+      const client = await RedisClient.connect(conn, 'keeping the sandbox');
+      try {
+        // Port first: once the password is gone, only the owner-only socket may be open.
+        await client.command('CONFIG', 'SET', 'port', '0');
+        await client.command('CONFIG', 'SET', 'requirepass', '');
+      } finally {
+        client.close();
+      }
+    }
+    state.kept = true;
+    return { pid: releaseChild(running), ...(socket === undefined ? {} : { socket }) };
+  };
   try {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
@@ -126,7 +171,7 @@ export async function startRedisServer(dir: string, dbfilename: string): Promise
         );
       }
       const version = await tryVersion(conn);
-      if (version !== undefined) return { conn, url, version, stop };
+      if (version !== undefined) return { conn, url, version, stop, keep };
       if (Date.now() > deadline)
         throw new Error(`redis-server did not answer within ${START_TIMEOUT_MS / 1000} s`);
       await sleep(50);

@@ -45,7 +45,13 @@ import {
   type RedisConnection,
   type RespValue,
 } from './redis-client.js';
-import { REDIS_SERVER_TOOL, startRedisServer, type RedisServer } from './redis-sandbox.js';
+import {
+  REDIS_SERVER_TOOL,
+  startRedisServer,
+  type RedisServer,
+  type RedisServerOptions,
+} from './redis-sandbox.js';
+import { killAndRemoveCommand } from './sandbox-support.js';
 
 /** File name of the RDB inside a working directory. */
 const RDB_FILE = 'dump.rdb';
@@ -431,7 +437,11 @@ function checkRestorable(from: SnapshotReader): void {
 }
 
 /** Writes the snapshot to `dir/dump.rdb` and starts a server on it. */
-async function serverOn(from: SnapshotReader, dir: string): Promise<RedisServer> {
+async function serverOn(
+  from: SnapshotReader,
+  dir: string,
+  options: RedisServerOptions = {},
+): Promise<RedisServer> {
   const file = join(dir, RDB_FILE);
   const out = createWriteStream(file, { mode: 0o600 });
   await from.stream(out);
@@ -447,7 +457,7 @@ async function serverOn(from: SnapshotReader, dir: string): Promise<RedisServer>
   } catch {
     throw wrongSnapshot(from.snapshot.id, 'does not hold an RDB file');
   }
-  return startRedisServer(dir, RDB_FILE);
+  return startRedisServer(dir, RDB_FILE, options);
 }
 
 /** Copies every key of `source` into `target` with DUMP/RESTORE … ABSTTL, db by db. */
@@ -533,18 +543,33 @@ async function sandbox(from: SnapshotReader, options: SandboxOptions = {}): Prom
   checkRestorable(from);
   const dir = await workDir(options.baseDir, 'sandbox');
   let server: RedisServer | undefined;
+  let kept = false;
   const stop = async () => {
+    if (kept) return;
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    server = await serverOn(from, dir);
+    const running = await serverOn(from, dir, { keepable: true });
+    server = running;
     return {
       target: {
         name: `${from.snapshot.manifest.source.name ?? 'redis'}-sandbox`,
-        connection: server.url,
+        connection: running.url,
       },
       stop,
+      keep: async () => {
+        const { pid, socket } = await running.keep();
+        kept = true;
+        return {
+          // Without a socket the password stays; it is in `requirepass` of dir/sandbox.conf.
+          connection:
+            socket === undefined ? `redis://${running.conn.location}` : `unix://${socket}`,
+          stop: killAndRemoveCommand(pid, dir),
+          pid,
+          dataDir: dir,
+        };
+      },
     };
   } catch (error) {
     await stop();

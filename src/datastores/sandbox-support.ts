@@ -8,7 +8,7 @@ import { ShipError, isShipError } from '../core/index.js';
 
 import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
 import { DatastoreErrorCode } from './errors.js';
-import { runChild } from './process.js';
+import { runChild, type RunningChild } from './process.js';
 
 /**
  * A server that runs as `osUser` (PostgreSQL as `postgres`, MariaDB as `mysql`) needs every
@@ -68,10 +68,48 @@ export async function localCopySandbox(
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+  let kept = false;
   return {
     target: { name: `${from.snapshot.manifest.source.name ?? kind}-sandbox`, connection: path },
-    stop: () => rm(dir, { recursive: true, force: true }),
+    stop: async () => {
+      if (!kept) await rm(dir, { recursive: true, force: true });
+    },
+    keep: () => {
+      kept = true;
+      return Promise.resolve({ connection: path, stop: `rm -rf ${shellQuote(dir)}`, dataDir: dir });
+    },
   };
+}
+
+/** `text` quoted for a POSIX shell (left bare when it holds nothing the shell would interpret). */
+export function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The shell command that stops a kept sandbox server by `pid` (SIGTERM, then waits until it has
+ * exited, an unreaped zombie counting as exited, so the data is no longer in use) and removes
+ * `dir`.
+ */
+export function killAndRemoveCommand(pid: number, dir: string): string {
+  return (
+    `kill ${pid} 2>/dev/null; ` +
+    `while kill -0 ${pid} 2>/dev/null && ! ps -o stat= -p ${pid} | grep -q Z; do sleep 0.2; done; ` +
+    `rm -rf ${shellQuote(dir)}`
+  );
+}
+
+/**
+ * Lets a server child outlive this process: stops waiting for it (so Node can exit) and closes
+ * our ends of its output pipes (the servers log to files and ignore SIGPIPE). Returns its pid.
+ */
+export function releaseChild(running: RunningChild): number {
+  const pid = running.child.pid;
+  if (pid === undefined) throw new Error('the sandbox server has no process id');
+  running.child.stdout?.destroy();
+  running.child.stderr?.destroy();
+  running.child.unref();
+  return pid;
 }
 
 /** A free TCP port on 127.0.0.1 (the kernel picks; it is released just before the server binds). */

@@ -9,6 +9,7 @@ export type {
   DrillResult,
   DrillVerdict,
   FingerprintResult,
+  KeptSandboxOutcome,
   ObjectiveResult,
   Objectives,
   PhaseTiming,

@@ -413,7 +413,17 @@ function keptSection(result: DrillResult): Section | undefined {
     id: 'kept',
     title: 'Sandboxes left running',
     blocks: [
-      { kind: 'list', items: kept.map((store) => code(`${store.name}: ${store.kept ?? ''}`)) },
+      {
+        kind: 'list',
+        items: kept.flatMap((store) =>
+          store.kept === undefined
+            ? []
+            : [
+                code(`${store.name}: ${store.kept.connection}`),
+                code(`stop ${store.name}: ${store.kept.stop}`),
+              ],
+        ),
+      },
     ],
   };
 }

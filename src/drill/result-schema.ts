@@ -123,7 +123,14 @@ const datastoreOutcomeSchema = z.object({
   fingerprint: fingerprintResultSchema.nullable(),
   checks: z.array(checkResultSchema),
   objectives: outcomeObjectivesSchema,
-  kept: z.string().optional(),
+  kept: z
+    .object({
+      connection: z.string(),
+      stop: z.string(),
+      pid: z.number().int().positive().optional(),
+      dataDir: z.string(),
+    })
+    .optional(),
   error: drillErrorSchema.optional(),
 });
 

@@ -38,6 +38,7 @@ import type {
   DrillResult,
   DrillVerdict,
   FingerprintResult,
+  KeptSandboxOutcome,
   ObjectiveResult,
   PhaseTiming,
   ServiceOutcome,
@@ -86,7 +87,7 @@ interface StoreRun {
   recoveredMs: number | null;
   error?: DrillError;
   errorExit?: ExitCodeValue;
-  kept?: string;
+  kept?: KeptSandboxOutcome;
 }
 
 function drillError(error: unknown): { error: DrillError; exitCode: ExitCodeValue } {
@@ -429,8 +430,23 @@ export async function runDrill(
       const sandbox = run.sandbox;
       if (sandbox === undefined) return;
       if (plan.keep) {
-        run.kept = redact(sandbox.target.connection);
-        return;
+        try {
+          const kept = await sandbox.keep();
+          run.kept = {
+            connection: redact(kept.connection),
+            stop: redact(kept.stop),
+            ...(kept.pid === undefined ? {} : { pid: kept.pid }),
+            dataDir: kept.dataDir,
+          };
+          return;
+        } catch (error) {
+          if (isSimulatedCrash(error)) throw error;
+          const failure = drillError(error);
+          run.error ??= {
+            code: failure.error.code,
+            message: `the sandbox could not be kept, so it is removed: ${failure.error.message}`,
+          };
+        }
       }
       try {
         await clock.phase('teardown', run.phases, () => sandbox.stop());

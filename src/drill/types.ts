@@ -150,6 +150,18 @@ export type FingerprintResult =
       readonly extra: readonly string[];
     };
 
+/** A sandbox `drill run --keep` left running, for the operator to use and then remove. */
+export interface KeptSandboxOutcome {
+  /** How to connect, without a password: a socket URL (trust/socket auth), a file path. */
+  readonly connection: string;
+  /** Shell command that stops the sandbox and deletes its data. */
+  readonly stop: string;
+  /** Process id of the sandbox server, where there is one. */
+  readonly pid?: number;
+  /** Directory holding all of the sandbox (removed by `stop`). */
+  readonly dataDir: string;
+}
+
 /** What happened to one data store in a drill. */
 export interface DatastoreOutcome {
   readonly name: string;
@@ -169,8 +181,8 @@ export interface DatastoreOutcome {
   readonly fingerprint: FingerprintResult | null;
   readonly checks: readonly CheckResult[];
   readonly objectives: { readonly rto?: ObjectiveResult; readonly rpo?: ObjectiveResult };
-  /** How to reach a sandbox left up by `--keep` (secrets redacted). */
-  readonly kept?: string;
+  /** A sandbox left running by `--keep`: how to reach it and how to remove it. */
+  readonly kept?: KeptSandboxOutcome;
   readonly error?: DrillError;
 }
 

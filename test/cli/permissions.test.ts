@@ -38,8 +38,12 @@ describe('local operator permissions', () => {
     // Locally, reading is bounded by access to the state store's files, not by roles.
     const list = await runCli(['ledger', 'list', '--json'], { cwd, env });
     expect(JSON.parse(list.stdout)).toMatchObject({
-      // The demo recorded its spec check (#1) and its backup (#2).
-      records: [expect.objectContaining({ seq: 2 }), expect.objectContaining({ seq: 1 })],
+      // The demo recorded its spec check (#1), its backup (#2) and its drill (#3).
+      records: [
+        expect.objectContaining({ seq: 3 }),
+        expect.objectContaining({ seq: 2 }),
+        expect.objectContaining({ seq: 1 }),
+      ],
     });
   });
 });

@@ -44,9 +44,9 @@ describe('remote mode through shipshape serve', () => {
     const run = await runCli(['spec', 'check', '--record', '--json'], { cwd: checkout, env: ci });
     expect(run.code, run.stderr + run.stdout).toBe(0);
     const result = JSON.parse(run.stdout) as { ok: boolean; recorded: { seq: number } };
-    // #1 is the demo's spec check, #2 its backup, #3 the token-minted event.
-    expect(result.recorded.seq).toBe(4);
-    const shown = await runCli(['ledger', 'show', '4', '--json'], { cwd: checkout, env: ci });
+    // #1 is the demo's spec check, #2 its backup, #3 its drill, #4 the token-minted event.
+    expect(result.recorded.seq).toBe(5);
+    const shown = await runCli(['ledger', 'show', '5', '--json'], { cwd: checkout, env: ci });
     expect(JSON.parse(shown.stdout)).toMatchObject({
       kind: 'gate-result',
       actor: { kind: 'token', person: 'operator' },
@@ -71,7 +71,7 @@ describe('remote mode through shipshape serve', () => {
     );
     expect(append.code, append.stderr + append.stdout).toBe(0);
     expect(JSON.parse(append.stdout)).toMatchObject({
-      seq: 5,
+      seq: 6,
       kind: 'event',
       actor: { person: 'operator' },
     });
@@ -79,18 +79,18 @@ describe('remote mode through shipshape serve', () => {
     const list = await runCli(['ledger', 'list', '--json'], { cwd: checkout, env: ci });
     expect(
       (JSON.parse(list.stdout) as { records: { seq: number }[] }).records.map((r) => r.seq),
-    ).toEqual([5, 4, 3, 2, 1]);
+    ).toEqual([6, 5, 4, 3, 2, 1]);
 
     const verify = await runCli(['ledger', 'verify', '--json'], { cwd: checkout, env: ci });
     expect(verify.code).toBe(0);
-    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, records: 5, signedThrough: 5 });
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, records: 6, signedThrough: 6 });
 
     // The server's own view agrees, and an export fetched remotely verifies offline.
     const onServer = await runCli(['ledger', 'verify', '--json'], {
       cwd: join(root, 'server-ws'),
       env: local,
     });
-    expect(JSON.parse(onServer.stdout)).toMatchObject({ ok: true, records: 5 });
+    expect(JSON.parse(onServer.stdout)).toMatchObject({ ok: true, records: 6 });
     const file = join(root, 'remote-export.jsonl');
     expect(
       (await runCli(['ledger', 'export', '--out', file], { cwd: checkout, env: ci })).code,

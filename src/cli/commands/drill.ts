@@ -215,11 +215,14 @@ function printResult(cli: Cli, result: DrillResult, where: { report: string; seq
     `${mark} drill ${result.verdict}${where.seq === undefined ? '' : ` (ledger #${where.seq})`}`,
   );
   for (const reason of result.reasons) out(cli.io, `  - ${reason}`);
-  for (const kept of result.datastores.filter((d) => d.kept !== undefined)) {
-    out(
-      cli.io,
-      `  kept: ${kept.name} at ${kept.kept ?? ''} (stop it with the sandbox's data directory removed)`,
-    );
+  const kept = result.datastores.flatMap((d) =>
+    d.kept === undefined ? [] : [{ name: d.name, ...d.kept }],
+  );
+  if (kept.length > 0) out(cli.io, 'Sandboxes left running (--keep):');
+  for (const sandbox of kept) {
+    out(cli.io, `  ${sandbox.name}`);
+    out(cli.io, `    connect: ${sandbox.connection}`);
+    out(cli.io, `    stop:    ${sandbox.stop}`);
   }
   out(cli.io, `Report: ${where.report}`);
 }
