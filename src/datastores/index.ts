@@ -63,6 +63,7 @@ export {
   BACKUP_STATES,
   NO_BACKUP_FACTS,
   backupAttemptOf,
+  backupRecords,
   backupStatusReport,
   backupSubject,
   datastoreBackupStatus,

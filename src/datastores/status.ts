@@ -263,7 +263,7 @@ function formatAge(ms: number): string {
   return formatDuration(Math.max(0, Math.round(ms / 1000)) * 1000);
 }
 
-/** The ledger part {@link readBackupFacts} needs. */
+/** The ledger part {@link readBackupFacts} and {@link backupRecords} need. */
 export interface BackupLedgerSource {
   list(options: {
     afterSeq?: number;
@@ -274,14 +274,17 @@ export interface BackupLedgerSource {
   }): Promise<LedgerRecord[]>;
 }
 
-/** Reads one data store's facts from the ledger (its `backup` gate results, oldest first). */
-export async function readBackupFacts(
+/**
+ * One data store's `backup` gate results in the ledger, oldest first, read page by page.
+ *
+ * @example
+ * for await (const record of backupRecords(ledger, 'orders')) console.log(record.seq);
+ */
+export async function* backupRecords(
   ledger: BackupLedgerSource,
   datastore: string,
-  environment?: string,
-): Promise<BackupFacts> {
+): AsyncGenerator<LedgerRecord, void, undefined> {
   const page = 1000;
-  let facts = NO_BACKUP_FACTS;
   let afterSeq = 0;
   for (;;) {
     const records = await ledger.list({
@@ -292,11 +295,24 @@ export async function readBackupFacts(
       limit: page,
     });
     for (const record of records) {
-      facts = foldBackupRecord(facts, record, environment);
       afterSeq = Math.max(afterSeq, record.seq);
+      yield record;
     }
-    if (records.length < page) return facts;
+    if (records.length < page) return;
   }
+}
+
+/** Reads one data store's facts from the ledger (its `backup` gate results, oldest first). */
+export async function readBackupFacts(
+  ledger: BackupLedgerSource,
+  datastore: string,
+  environment?: string,
+): Promise<BackupFacts> {
+  let facts = NO_BACKUP_FACTS;
+  for await (const record of backupRecords(ledger, datastore)) {
+    facts = foldBackupRecord(facts, record, environment);
+  }
+  return facts;
 }
 
 /** Options of {@link backupStatusReport}. */

@@ -12,7 +12,14 @@ import {
   specDatastore,
   type DatastoreBackupStatus,
 } from '../datastores/index.js';
-import { DrillClock, executeDrill, planIsolatedDrill, type DrillResult } from '../drill/index.js';
+import {
+  DrillClock,
+  executeDrill,
+  humanDuration,
+  maybeDuration,
+  planIsolatedDrill,
+  type DrillResult,
+} from '../drill/index.js';
 import type { VerifyReport } from '../ledger/index.js';
 import { Repository } from '../repo/index.js';
 import { recordSpecCheck, summariseSpec, type SpecCheckSummary } from '../validate/index.js';
@@ -134,12 +141,6 @@ async function ensureRepository(workspace: Workspace, name: string): Promise<boo
   }
 }
 
-/** `0.8 s`, `-` when not measured. */
-function seconds(ms: number | null): string {
-  if (ms === null) return '-';
-  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
-}
-
 /**
  * Creates a demo workspace from the example service and runs the gates available so far against
  * it, recording their evidence: the spec check (`validate`), a backup of the service's SQLite
@@ -258,11 +259,11 @@ export async function createDemo(options: DemoOptions): Promise<DemoReport> {
       step: 'dr drill',
       detail:
         `${result.verdict}: ${DEMO_DATASTORE} restored into a sandbox, service started on it, ` +
-        `${result.service?.checks.length ?? 0} HTTP checks; RTO ${seconds(result.rtoMs)}` +
+        `${result.service?.checks.length ?? 0} HTTP checks; RTO ${maybeDuration(result.rtoMs, '-')}` +
         (result.objectives.rto === undefined
           ? ''
-          : ` (objective ${seconds(result.objectives.rto.objectiveMs)})`) +
-        `, RPO ${seconds(result.rpoMs)}` +
+          : ` (objective ${humanDuration(result.objectives.rto.objectiveMs)})`) +
+        `, RPO ${humanDuration(result.rpoMs)}` +
         (drill.recorded === undefined ? '' : `, dr-drill gate result #${drill.recorded.seq}`) +
         `; report ${report}`,
     });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppendInputSchema, type LedgerRecord, type ListOptions } from '../ledger/index.js';
 import { isShipError } from '../core/index.js';
@@ -11,13 +10,9 @@ import {
 } from './evidence.js';
 import { parseDrillResult } from './result-schema.js';
 import type { DrillResult } from './types.js';
+import { drillFixture } from '../../test/drill/fixtures/drill-results.js';
 
 const DAY = 86_400_000;
-
-function fixture(name: string): DrillResult {
-  const url = new URL(`../../test/fixtures/drill/${name}.json`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as DrillResult;
-}
 
 /** The evidence as the ledger would store it (parsed, normalised). */
 function stored(result: DrillResult, validForMs = 30 * DAY) {
@@ -37,7 +32,7 @@ function withStores(result: DrillResult, names: string[]): DrillResult {
 
 describe('drillEvidence', () => {
   it('records a passed drill as valid dr-drill evidence with every measurement', () => {
-    const result = fixture('passed');
+    const result = drillFixture('passed');
     const evidence = stored(result);
     expect(evidence.subject).toBe('service:shop');
     const { body } = evidence;
@@ -74,13 +69,13 @@ describe('drillEvidence', () => {
 
   it('keeps the whole result as details, readable back', () => {
     for (const name of ['passed', 'failed-fingerprint', 'interrupted']) {
-      const result = fixture(name);
+      const result = drillFixture(name);
       expect(parseDrillResult(stored(result).body.details)).toEqual({ ok: true, result });
     }
   });
 
   it('redacts credentials that reached the result before it is recorded', () => {
-    const result = fixture('passed');
+    const result = drillFixture('passed');
     const service = result.service;
     if (service === null) throw new Error('fixture has a service');
     const leaky = {
@@ -93,7 +88,7 @@ describe('drillEvidence', () => {
   });
 
   it('records a failed drill as failed, not valid, without an RTO, summarised by its reasons', () => {
-    const { body } = stored(fixture('failed-fingerprint'));
+    const { body } = stored(drillFixture('failed-fingerprint'));
     expect(body.outcome).toBe('failed');
     expect(body.validUntil).toBeUndefined();
     expect(body.summary).toBe(
@@ -106,13 +101,13 @@ describe('drillEvidence', () => {
   });
 
   it('records an interrupted drill as an error and counts further reasons', () => {
-    const result = { ...fixture('interrupted'), reasons: ['first', 'second', 'third'] };
+    const result = { ...drillFixture('interrupted'), reasons: ['first', 'second', 'third'] };
     expect(stored(result).body.outcome).toBe('error');
     expect(drillSummary(result)).toBe('DR drill error: first (+2 more)');
   });
 
   it('leaves out objectives the spec does not set', () => {
-    const result = fixture('passed');
+    const result = drillFixture('passed');
     const bare = { ...result, plan: { ...result.plan, objectives: {} } };
     expect(drillSummary(bare)).toBe('DR drill passed: RTO 41.2 s, RPO 2 h 3 m');
     const names = stored(bare).body.measurements.map((m) => m.name);
@@ -121,7 +116,7 @@ describe('drillEvidence', () => {
 
   it('makes store measurement names snake_case, at most 64 characters and unique', () => {
     const long = `a${'-x'.repeat(31)}`; // 63 characters, the longest name the spec allows
-    const result = withStores(fixture('passed'), [
+    const result = withStores(drillFixture('passed'), [
       long,
       `${long.slice(0, 60)}-yyy`,
       'objective',
@@ -139,7 +134,7 @@ describe('drillEvidence', () => {
   });
 
   it('skips the artifact of a snapshot id that is not a sha256 digest', () => {
-    const result = fixture('passed');
+    const result = drillFixture('passed');
     const [first, second] = result.datastores;
     if (first === undefined || second === undefined) throw new Error('fixture changed');
     const odd = {
@@ -198,7 +193,7 @@ function withId(result: DrillResult, id: string): DrillResult {
 
 describe('readDrillRuns', () => {
   it('reads every page, oldest first, and skips records that are not drill results', async () => {
-    const passed = fixture('passed');
+    const passed = drillFixture('passed');
     const details: unknown[] = Array.from({ length: 1203 }, (_, i) =>
       withId(passed, `20261122T130500Z-${i.toString(16).padStart(6, '0')}`),
     );
@@ -225,7 +220,7 @@ describe('findDrillRun', () => {
       recordedAt: '2026-11-22T18:00:00.000Z',
       subject: 'service:shop',
     },
-    result: withId(fixture('passed'), id),
+    result: withId(drillFixture('passed'), id),
   }));
 
   function failure(ref: string, list = runs) {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   exactDuration,
@@ -7,12 +6,7 @@ import {
   timelineRows,
   verdictLabel,
 } from './format.js';
-import type { DrillResult } from './types.js';
-
-function fixture(name: string): DrillResult {
-  const url = new URL(`../../test/fixtures/drill/${name}.json`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as DrillResult;
-}
+import { drillFixture } from '../../test/drill/fixtures/drill-results.js';
 
 describe('humanDuration', () => {
   it.each([
@@ -40,7 +34,7 @@ describe('humanDuration', () => {
 
 describe('timelineRows', () => {
   it('orders phases by start and marks the slowest step of the RTO', () => {
-    const rows = timelineRows(fixture('passed'));
+    const rows = timelineRows(drillFixture('passed'));
     const slowest = rows.filter((r) => r.slowest);
     expect(slowest).toHaveLength(1);
     expect(slowest[0]).toMatchObject({ owner: 'orders', phase: { phase: 'restore' } });
@@ -49,7 +43,7 @@ describe('timelineRows', () => {
   });
 
   it('never marks teardown as the slowest step, even when it took longest', () => {
-    const result = fixture('interrupted');
+    const result = drillFixture('interrupted');
     const rows = timelineRows(result);
     expect(rows.find((r) => r.slowest)).toMatchObject({
       owner: 'orders',
@@ -73,10 +67,10 @@ describe('timelineRows', () => {
 
 describe('verdict and objectives', () => {
   it('labels an interrupted drill and says whether every objective was met', () => {
-    expect(verdictLabel(fixture('interrupted'))).toBe('ERROR (interrupted)');
-    expect(verdictLabel(fixture('passed'))).toBe('PASSED');
-    expect(objectivesMet(fixture('passed'))).toBe(true);
-    expect(objectivesMet(fixture('failed-rpo'))).toBe(false);
-    expect(objectivesMet({ ...fixture('passed'), objectives: {} })).toBeNull();
+    expect(verdictLabel(drillFixture('interrupted'))).toBe('ERROR (interrupted)');
+    expect(verdictLabel(drillFixture('passed'))).toBe('PASSED');
+    expect(objectivesMet(drillFixture('passed'))).toBe(true);
+    expect(objectivesMet(drillFixture('failed-rpo'))).toBe(false);
+    expect(objectivesMet({ ...drillFixture('passed'), objectives: {} })).toBeNull();
   });
 });

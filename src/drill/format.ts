@@ -49,9 +49,14 @@ export function exactDuration(ms: number): string {
   return ms < SECOND ? humanDuration(ms) : `${humanDuration(ms)} (${Math.round(ms)} ms)`;
 }
 
-/** A measurement that may be missing: `—` for null. */
-export function maybeDuration(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? '—' : humanDuration(ms);
+/**
+ * A measurement that may be missing: {@link humanDuration}, or `missing` for null.
+ *
+ * @default missing '—'
+ * @example maybeDuration(null, '-') // '-'
+ */
+export function maybeDuration(ms: number | null | undefined, missing = '—'): string {
+  return ms === null || ms === undefined ? missing : humanDuration(ms);
 }
 
 /** Bytes for people, tolerant of non-integers. */

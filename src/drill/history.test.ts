@@ -1,24 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { DrillRun } from './evidence.js';
 import { drillHistory } from './history.js';
-import type { DrillResult } from './types.js';
+import { DRILL_FIXTURES, drillFixture } from '../../test/drill/fixtures/drill-results.js';
 
-const ORDER = ['passed', 'failed-fingerprint', 'failed-check', 'failed-rpo', 'interrupted'];
-
-function fixture(name: string): DrillResult {
-  const url = new URL(`../../test/fixtures/drill/${name}.json`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as DrillResult;
-}
-
-const runs: DrillRun[] = ORDER.map((name, i) => ({
+const runs: DrillRun[] = DRILL_FIXTURES.map((name, i) => ({
   ledger: {
     seq: 10 + i,
     hash: String(i).repeat(64),
     recordedAt: '2026-11-22T18:00:00.000Z',
     subject: 'service:shop',
   },
-  result: fixture(name),
+  result: drillFixture(name),
 }));
 
 describe('drillHistory', () => {

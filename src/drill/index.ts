@@ -88,4 +88,4 @@ export {
   type DrillHistoryRow,
   type DrillHistoryStore,
 } from './history.js';
-export { exactDuration, humanDuration } from './format.js';
+export { exactDuration, humanDuration, maybeDuration } from './format.js';

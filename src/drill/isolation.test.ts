@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ShipError } from '../core/index.js';
 import type { LedgerRecord } from '../ledger/index.js';
 import { parseSpec, type Spec } from '../spec/index.js';
 
@@ -18,16 +17,7 @@ import {
 } from './isolation.js';
 import { drillTarget, type PreparedDrill } from './plan.js';
 import type { PlannedDatastore } from './types.js';
-
-async function rejection(promise: Promise<unknown>): Promise<ShipError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ShipError) return error;
-    throw error;
-  }
-  throw new Error('expected a ShipError');
-}
+import { rejection } from '../../test/drill/drill-workspace.js';
 
 describe('normalizeHost', () => {
   it('makes every loopback spelling localhost', () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { ShipError, isShipError } from '../core/index.js';
 import {
-  backupSubject,
+  backupRecords,
   driverFor,
   parseMariadbConnection,
   parsePgConnection,
@@ -269,24 +269,9 @@ export async function readRecordedIdentities(
   source: BackupLedgerSource,
   datastores: Iterable<string>,
 ): Promise<Map<string, RecordedIdentity[]>> {
-  const page = 1000;
   const out = new Map<string, RecordedIdentity[]>();
   for (const datastore of datastores) {
-    let afterSeq = 0;
-    for (;;) {
-      const records = await source.list({
-        afterSeq,
-        gate: 'backup',
-        subject: backupSubject(datastore),
-        order: 'asc',
-        limit: page,
-      });
-      for (const record of records) {
-        addIdentity(out, record);
-        afterSeq = Math.max(afterSeq, record.seq);
-      }
-      if (records.length < page) break;
-    }
+    for await (const record of backupRecords(source, datastore)) addIdentity(out, record);
   }
   return out;
 }

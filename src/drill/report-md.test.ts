@@ -1,27 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { DrillReportInput } from './evidence.js';
 import { renderDrillMarkdown } from './report-md.js';
 import type { DrillResult } from './types.js';
-
-const HASH = 'c'.repeat(64);
-
-function fixture(name: string): DrillResult {
-  const url = new URL(`../../test/fixtures/drill/${name}.json`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as DrillResult;
-}
-
-function recorded(result: DrillResult): DrillReportInput {
-  return {
-    ledger: {
-      seq: 42,
-      hash: HASH,
-      recordedAt: '2026-11-22T13:05:44.000Z',
-      subject: 'service:shop',
-    },
-    result,
-  };
-}
+import {
+  drillFixture,
+  RECORDED_HASH,
+  recordedDrill,
+} from '../../test/drill/fixtures/drill-results.js';
 
 /** The table row of a Markdown report whose first cells are `cells`. */
 function row(markdown: string, ...cells: string[]): string {
@@ -41,7 +25,7 @@ function cells(line: string): string[] {
 
 describe('renderDrillMarkdown', () => {
   it('renders a passed drill: verdict, objectives vs measured, plan, slowest step, evidence, sign-off', () => {
-    const md = renderDrillMarkdown(recorded(fixture('passed')));
+    const md = renderDrillMarkdown(recordedDrill(drillFixture('passed')));
     expect(md).toContain('## Verdict: ✅ PASSED');
     expect(md).toContain(
       '> DR drill passed: RTO 41.2 s (objective 15 m), RPO 2 h 3 m (objective 6 h)',
@@ -63,7 +47,7 @@ describe('renderDrillMarkdown', () => {
     ]);
     expect(row(md, 'orders', 'restore')).toContain('**◀ slowest**');
     expect(md.match(/◀ slowest/g)).toHaveLength(1);
-    expect(md).toContain(`| Record hash | \`${HASH}\` |`);
+    expect(md).toContain(`| Record hash | \`${RECORDED_HASH}\` |`);
     expect(md).toContain('| Ledger record | \\#42 |');
     for (const label of ['Reviewed by', 'Role', 'Date', 'Signature']) {
       expect(md).toContain(`**${label}:** ______`);
@@ -73,7 +57,7 @@ describe('renderDrillMarkdown', () => {
   });
 
   it('names the mismatching table of a fingerprint failure', () => {
-    const md = renderDrillMarkdown(recorded(fixture('failed-fingerprint')));
+    const md = renderDrillMarkdown(recordedDrill(drillFixture('failed-fingerprint')));
     expect(md).toContain('## Verdict: ❌ FAILED');
     expect(md).toContain(
       '- orders: fingerprint mismatch (counts): table public.order\\_lines differs',
@@ -86,7 +70,7 @@ describe('renderDrillMarkdown', () => {
   });
 
   it('shows the failed smoke check with what was expected and what came back', () => {
-    const md = renderDrillMarkdown(recorded(fixture('failed-check')));
+    const md = renderDrillMarkdown(recordedDrill(drillFixture('failed-check')));
     const check = cells(row(md, 'service', '**api-orders**'));
     expect(check.slice(3, 6)).toEqual([
       '`status 200, $.count = 1042`',
@@ -96,7 +80,7 @@ describe('renderDrillMarkdown', () => {
   });
 
   it('shows a missed RPO with both numbers and the simulated disaster time', () => {
-    const md = renderDrillMarkdown(recorded(fixture('failed-rpo')));
+    const md = renderDrillMarkdown(recordedDrill(drillFixture('failed-rpo')));
     expect(cells(row(md, '**RPO**'))).toEqual([
       '**RPO**',
       '30 m (from orders)',
@@ -109,7 +93,7 @@ describe('renderDrillMarkdown', () => {
   });
 
   it('reports an interrupted drill as an error with the error that stopped it', () => {
-    const md = renderDrillMarkdown(recorded(fixture('interrupted')));
+    const md = renderDrillMarkdown(recordedDrill(drillFixture('interrupted')));
     expect(md).toContain('## Verdict: ❌ ERROR (interrupted)');
     expect(row(md, 'orders', '`SHIP_DRILL_INTERRUPTED`')).toContain(
       'restore of orders interrupted by SIGINT',
@@ -119,13 +103,13 @@ describe('renderDrillMarkdown', () => {
   });
 
   it('says when the result is not recorded in the ledger', () => {
-    const md = renderDrillMarkdown({ result: fixture('passed') });
+    const md = renderDrillMarkdown({ result: drillFixture('passed') });
     expect(md).toContain('This result is not recorded in the evidence ledger');
     expect(md).toContain(`--details '{"run":"20261122T130500Z-3fa4c2"}'`);
   });
 
   it('escapes values so they cannot break a table or inject markup', () => {
-    const result = fixture('failed-check');
+    const result = drillFixture('failed-check');
     const service = result.service;
     if (service === null) throw new Error('fixture has a service');
     const [home] = service.checks;
@@ -138,7 +122,7 @@ describe('renderDrillMarkdown', () => {
         checks: [{ ...home, name: 'a|b [x](http://evil)', actual: 'x | y\nsecond `line`' }],
       },
     };
-    const md = renderDrillMarkdown(recorded(hostile));
+    const md = renderDrillMarkdown(recordedDrill(hostile));
     expect(md).toContain('# DR drill report: shop \\<img src=x onerror=alert(1)\\> (production)');
     const line = row(md, 'service', '**a\\|b \\[x\\](http://evil)**');
     expect(cells(line)).toHaveLength(7);

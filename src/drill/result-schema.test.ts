@@ -1,23 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { drillResultSchema, parseDrillResult } from './result-schema.js';
-import type { DrillResult } from './types.js';
-
-const FIXTURES = ['passed', 'failed-fingerprint', 'failed-check', 'failed-rpo', 'interrupted'];
-
-function fixture(name: string): DrillResult {
-  const url = new URL(`../../test/fixtures/drill/${name}.json`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as DrillResult;
-}
+import { DRILL_FIXTURES, drillFixture } from '../../test/drill/fixtures/drill-results.js';
 
 describe('drillResultSchema', () => {
-  it.each(FIXTURES)('reads the %s fixture back unchanged', (name) => {
-    const result = fixture(name);
+  it.each(DRILL_FIXTURES)('reads the %s fixture back unchanged', (name) => {
+    const result = drillFixture(name);
     expect(drillResultSchema.parse(result)).toEqual(result);
   });
 
   it('refuses a record without a declaration time, naming the field', () => {
-    const result = fixture('passed');
+    const result = drillFixture('passed');
     const plan: Record<string, unknown> = { ...result.plan };
     delete plan.declaredAt;
     const parsed = parseDrillResult({ ...result, plan });
@@ -25,7 +17,7 @@ describe('drillResultSchema', () => {
   });
 
   it('refuses an unknown verdict and a phase that is not a drill phase', () => {
-    const result = fixture('passed');
+    const result = drillFixture('passed');
     expect(parseDrillResult({ ...result, verdict: 'maybe' }).ok).toBe(false);
     const [first, ...others] = result.datastores;
     const broken = {
@@ -41,7 +33,7 @@ describe('drillResultSchema', () => {
   });
 
   it('drops keys it does not know, so a newer record still reads', () => {
-    const result = fixture('passed');
+    const result = drillFixture('passed');
     const parsed = parseDrillResult({ ...result, futureField: 1 });
     expect(parsed).toEqual({ ok: true, result });
   });

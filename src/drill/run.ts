@@ -27,6 +27,7 @@ import { allocatePorts, startProcess, type RunningProcess } from '../process/ind
 import type { StoredSnapshot } from '../repo/index.js';
 
 import { DrillClock, phaseWithout } from './clock.js';
+import { humanDuration } from './format.js';
 import { runHttpChecks } from './http-checks.js';
 import { runIntegrityChecks } from './integrity-checks.js';
 import type { DrillContext, PreparedDatastore, PreparedDrill } from './plan.js';
@@ -476,14 +477,6 @@ function objective(
   return { objectiveMs, measuredMs, met: measuredMs !== null && measuredMs <= objectiveMs };
 }
 
-/** `1 h 2 m`, `41.2 s`: durations in reasons. */
-function human(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes < 60) return `${minutes} m ${Math.round((ms % 60_000) / 1000)} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} m`;
-}
-
 function checkReason(where: string, check: CheckResult): string {
   return `${where}: check ${check.name} failed: expected ${check.expected}, got ${check.actual}`;
 }
@@ -518,12 +511,12 @@ function assembleResult(
     const rpo = objective(planned.objectives.rpoMs, planned.rpoMs);
     if (rto !== undefined && !rto.met && run.recoveredMs !== null) {
       reasons.push(
-        `${planned.name}: RTO objective missed: recovered after ${human(run.recoveredMs)}, objective ${human(rto.objectiveMs)}`,
+        `${planned.name}: RTO objective missed: recovered after ${humanDuration(run.recoveredMs)}, objective ${humanDuration(rto.objectiveMs)}`,
       );
     }
     if (rpo !== undefined && !rpo.met) {
       reasons.push(
-        `${planned.name}: RPO objective missed: ${human(planned.rpoMs)} of data would be lost (disaster ${plan.disasterAt}, consistent at ${planned.snapshot.consistentAt ?? planned.snapshot.time}), objective ${human(rpo.objectiveMs)}`,
+        `${planned.name}: RPO objective missed: ${humanDuration(planned.rpoMs)} of data would be lost (disaster ${plan.disasterAt}, consistent at ${planned.snapshot.consistentAt ?? planned.snapshot.time}), objective ${humanDuration(rpo.objectiveMs)}`,
       );
     }
     const consistentAt = planned.snapshot.consistentAt;
@@ -578,12 +571,12 @@ function assembleResult(
   const rpo = objective(plan.objectives.rpoMs, rpoMs);
   if (rto !== undefined && !rto.met && rtoMs !== null) {
     reasons.push(
-      `RTO objective missed: recovered after ${human(rtoMs)}, objective ${human(rto.objectiveMs)} (${plan.objectives.rtoFrom ?? 'drill.objectives'})`,
+      `RTO objective missed: recovered after ${humanDuration(rtoMs)}, objective ${humanDuration(rto.objectiveMs)} (${plan.objectives.rtoFrom ?? 'drill.objectives'})`,
     );
   }
   if (rpo !== undefined && !rpo.met) {
     reasons.push(
-      `RPO objective missed: ${human(rpoMs)} of data would be lost, objective ${human(rpo.objectiveMs)} (${plan.objectives.rpoFrom ?? 'drill.objectives'})`,
+      `RPO objective missed: ${humanDuration(rpoMs)} of data would be lost, objective ${humanDuration(rpo.objectiveMs)} (${plan.objectives.rpoFrom ?? 'drill.objectives'})`,
     );
   }
   if (flags.interrupted) reasons.unshift('the drill was interrupted before it finished');

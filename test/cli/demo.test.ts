@@ -75,7 +75,9 @@ describe('shipshape demo', () => {
     expect(run.stdout).toContain('spec check');
     expect(run.stdout).toContain('ledger verify');
     expect(run.stdout).toContain('backup status');
-    expect(run.stdout).toMatch(/dr drill +passed: .*RTO [\d.]+ s .*RPO/);
+    expect(run.stdout).toMatch(
+      /dr drill +passed: .*RTO [\d.]+ (ms|s|m)\b.*, RPO [\d.]+ (ms|s|m|h|d)\b/,
+    );
     expect(run.stdout).toContain('ledger list --spec text/shipshape.yaml');
   });
 

@@ -17,41 +17,9 @@ import {
   supportedKinds,
 } from '../../src/datastores/index.js';
 import { Repository, openFsBackend } from '../../src/repo/index.js';
-import { mariadbUrl } from '../helpers/services.js';
+import { createMariadbDatabase, mariadbRows as sql, mariadbUrl } from '../helpers/services.js';
 
 import { FAST, PASSWORD, runDriverConformance, type MadeTarget } from './conformance.js';
-
-/** Runs SQL through the mariadb client (password in MYSQL_PWD), returning tab-separated rows. */
-async function sql(connection: string, text: string): Promise<string[][]> {
-  const { spawn } = await import('node:child_process');
-  const conn = parseMariadbConnection(connection);
-  const child = spawn(
-    'mariadb',
-    [
-      '--no-defaults',
-      `--host=${conn.host}`,
-      `--port=${conn.port}`,
-      ...(conn.user === undefined ? [] : [`--user=${conn.user}`]),
-      `--database=${conn.database}`,
-      '--default-character-set=utf8mb4',
-      '--batch',
-      '--raw',
-      '--skip-column-names',
-    ],
-    { env: { ...process.env, MYSQL_PWD: conn.password ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
-  child.stderr.setEncoding('utf8').on('data', (t: string) => (err += t));
-  child.stdin.end(text);
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`mariadb failed: ${err}`);
-  return out
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => line.split('\t'));
-}
 
 function withDatabase(url: string, database: string, user?: string, password?: string): string {
   const next = new URL(url);
@@ -62,14 +30,8 @@ function withDatabase(url: string, database: string, user?: string, password?: s
 }
 
 async function emptyDatabase(): Promise<MadeTarget> {
-  const name = `t_ds_maria_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await sql(mariadbUrl(), `CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-  return {
-    target: { name: 'orders', connection: withDatabase(mariadbUrl(), name) },
-    drop: async () => {
-      await sql(mariadbUrl(), `DROP DATABASE IF EXISTS \`${name}\``);
-    },
-  };
+  const db = await createMariadbDatabase('ds_maria');
+  return { target: { name: 'orders', connection: db.url }, drop: db.drop };
 }
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i))

@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -23,15 +22,17 @@ import {
 } from '../../src/drill/index.js';
 import { REDIS_SERVER_ENV } from '../../src/datastores/index.js';
 import { BIN, runCli, type CliRun } from '../helpers/cli.js';
-import { createPostgresDatabase, type ThrowawayDatabase } from '../helpers/services.js';
+import type { ThrowawayDatabase } from '../helpers/services.js';
 
 import { HEAD, drillWorkspace, type DrillWorkspace } from './drill-workspace.js';
 import {
   SERVICE,
+  createSeededPostgres,
   drillTmpdir,
   processesUnder,
   sandboxDirs,
   startSeededRedis,
+  writeSqlite,
 } from './fixtures/drill-servers.js';
 
 function datastores(ordersUrl: string): string {
@@ -102,27 +103,23 @@ describe('drills that fail', () => {
   beforeAll(async () => {
     tmp = await drillTmpdir();
     cleanups.push(() => rm(tmp, { recursive: true, force: true }));
-    orders = await createPostgresDatabase('drill_faults');
-    cleanups.push(orders.drop);
-    const client = new pg.Client({ connectionString: orders.url });
-    await client.connect();
-    await client.query(
+    orders = await createSeededPostgres(
+      'drill_faults',
       'CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL);' +
         "INSERT INTO orders SELECT i, 'customer ' || i FROM generate_series(1, 20) AS i;" +
         'CREATE TABLE customers (id int PRIMARY KEY); INSERT INTO customers VALUES (1), (2)',
     );
-    await client.end();
+    cleanups.push(orders.drop);
     cache = await startSeededRedis([['SET', 'greeting', 'hello']]);
     cleanups.push(cache.drop);
     spec = HEAD + datastores(orders.url);
     ws = await drillWorkspace('drill-faults', datastores(orders.url));
     cleanups.push(() => ws.close());
     ws.env['CACHE_URL'] = cache.url;
-    const notes = new Database(join(ws.dir, 'data', 'notes.sqlite'));
-    notes.exec(
+    writeSqlite(
+      join(ws.dir, 'data', 'notes.sqlite'),
       "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('a'), ('b')",
     );
-    notes.close();
     for (const name of ['orders', 'cache', 'notes']) await ws.backup(name);
   });
 
@@ -206,7 +203,7 @@ describe('drills that fail', () => {
       met: false,
     });
     expect(result.reasons).toEqual([
-      'RPO objective missed: 1 h 0 m of data would be lost, objective 30 m 0 s (drill.objectives)',
+      'RPO objective missed: 1 h of data would be lost, objective 30 m (drill.objectives)',
     ]);
     // Everything else passed: the restore is fine, only the objective is missed.
     expect(result.datastores[0]?.fingerprint).toMatchObject({ state: 'match' });

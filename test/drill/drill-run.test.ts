@@ -7,23 +7,22 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { exactDuration, type DrillResult } from '../../src/drill/index.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
-import { createPostgresDatabase, type ThrowawayDatabase } from '../helpers/services.js';
+import type { ThrowawayDatabase } from '../helpers/services.js';
 
 import { drillWorkspace, type DrillWorkspace } from './drill-workspace.js';
 import {
   SERVICE,
-  createMariadbDatabase,
+  createSeededMariadb,
+  createSeededPostgres,
   drillTmpdir,
-  mariadbSql,
   processesUnder,
   sandboxDirs,
   startSeededRedis,
+  writeSqlite,
 } from './fixtures/drill-servers.js';
 
 const STORES = ['orders', 'accounts', 'cache', 'notes', 'assets'] as const;
@@ -134,22 +133,18 @@ describe('a full drill over postgres, mariadb, redis, sqlite and files', () => {
   beforeAll(async () => {
     tmp = await drillTmpdir();
     cleanups.push(() => rm(tmp, { recursive: true, force: true }));
-    orders = await createPostgresDatabase('drill_full');
-    cleanups.push(orders.drop);
-    const client = new pg.Client({ connectionString: orders.url });
-    await client.connect();
-    await client.query(
+    orders = await createSeededPostgres(
+      'drill_full',
       'CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, total int NOT NULL);' +
         "INSERT INTO orders VALUES (1, 'Ada', 1200), (2, 'Grace', 40), (3, 'Edsger', 999)",
     );
-    await client.end();
-    accounts = await createMariadbDatabase('drill_full');
-    cleanups.push(accounts.drop);
-    await mariadbSql(
-      accounts.url,
+    cleanups.push(orders.drop);
+    accounts = await createSeededMariadb(
+      'drill_full',
       'CREATE TABLE accounts (id INT PRIMARY KEY, owner VARCHAR(40) NOT NULL);' +
         "INSERT INTO accounts VALUES (1, 'ada'), (2, 'grace');",
     );
+    cleanups.push(accounts.drop);
     cache = await startSeededRedis([
       ['SET', 'greeting', 'hello'],
       ['RPUSH', 'queue', 'a', 'b', 'c'],
@@ -159,11 +154,10 @@ describe('a full drill over postgres, mariadb, redis, sqlite and files', () => {
     cleanups.push(() => ws.close());
     // The Redis server's password, by reference as the spec requires.
     ws.env['CACHE_URL'] = cache.url;
-    const notes = new Database(join(ws.dir, 'data', 'notes.sqlite'));
-    notes.exec(
+    writeSqlite(
+      join(ws.dir, 'data', 'notes.sqlite'),
       "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('a'), ('b')",
     );
-    notes.close();
     await mkdir(join(ws.dir, 'data', 'assets', 'img'), { recursive: true });
     await writeFile(join(ws.dir, 'data', 'assets', 'index.html'), '<h1>shop</h1>\n');
     await writeFile(join(ws.dir, 'data', 'assets', 'img', 'logo.svg'), '<svg/>\n');

@@ -12,6 +12,7 @@ import {
   runDatastoreBackup,
   type BackupRunResult,
 } from '../../src/datastores/index.js';
+import { ShipError } from '../../src/core/index.js';
 import { Repository } from '../../src/repo/index.js';
 import { Workspace, ensureWorkspaceKeys, openSpecRepository } from '../../src/workspace/index.js';
 
@@ -73,4 +74,18 @@ export async function drillWorkspace(prefix: string, spec: string): Promise<Dril
     },
   };
   return self;
+}
+
+/**
+ * The ShipError `promise` rejects with; any other rejection is rethrown and a fulfilment fails
+ * the test.
+ */
+export async function rejection(promise: Promise<unknown>): Promise<ShipError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ShipError) return error;
+    throw error;
+  }
+  throw new Error('expected a ShipError');
 }

@@ -2,7 +2,6 @@
  * Integrity checks against the real servers of `scripts/services.sh` (PostgreSQL, MariaDB, Redis)
  * and a SQLite file: one table of SQL checks every SQL kind runs, then Redis keys.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   RedisClient,
-  parseMariadbConnection,
   parseRedisConnection,
   queryValue,
   redisKeyFacts,
@@ -21,38 +19,17 @@ import {
 } from '../../src/datastores/index.js';
 import { runIntegrityChecks } from '../../src/drill/index.js';
 import type { IntegrityCheck } from '../../src/spec/index.js';
-import { createPostgresDatabase, mariadbUrl, redisUrl } from '../helpers/services.js';
+import {
+  createMariadbDatabase,
+  createPostgresDatabase,
+  mariadbSql,
+  redisUrl,
+} from '../helpers/services.js';
 
 const SETUP = [
   'CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER NOT NULL, note VARCHAR(100))',
   "INSERT INTO orders (id, total, note) VALUES (1, 100, 'first'), (2, 250, NULL), (3, 75, 'third')",
 ];
-
-/** Runs SQL through the mariadb client (no password on the test server). */
-async function mariadbSql(connection: string, text: string): Promise<string> {
-  const conn = parseMariadbConnection(connection);
-  const child = spawn(
-    'mariadb',
-    [
-      '--no-defaults',
-      `--host=${conn.host}`,
-      `--port=${conn.port}`,
-      ...(conn.user === undefined ? [] : [`--user=${conn.user}`]),
-      `--database=${conn.database}`,
-      '--batch',
-      '--skip-column-names',
-    ],
-    { env: { ...process.env, MYSQL_PWD: conn.password ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
-  child.stderr.setEncoding('utf8').on('data', (t: string) => (err += t));
-  child.stdin.end(text);
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`mariadb failed: ${err}`);
-  return out.trim();
-}
 
 /** A data store with the `orders` table, and a way to count its rows behind the checks' back. */
 interface SqlStore {
@@ -96,18 +73,12 @@ const stores: Record<'postgres' | 'mariadb' | 'sqlite', () => Promise<SqlStore>>
     };
   },
   mariadb: async () => {
-    const name = `t_integrity_${process.pid}_${randomBytes(4).toString('hex')}`;
-    await mariadbSql(mariadbUrl(), `CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-    const url = new URL(mariadbUrl());
-    url.pathname = `/${name}`;
-    const connection = url.toString();
-    await mariadbSql(connection, SETUP.map((s) => `${s};`).join('\n'));
+    const db = await createMariadbDatabase('integrity');
+    await mariadbSql(db.url, SETUP.map((s) => `${s};`).join('\n'));
     return {
-      target: { name: 'orders', connection },
-      count: async () => Number(await mariadbSql(connection, 'SELECT count(*) FROM orders')),
-      drop: async () => {
-        await mariadbSql(mariadbUrl(), `DROP DATABASE IF EXISTS \`${name}\``);
-      },
+      target: { name: 'orders', connection: db.url },
+      count: async () => Number(await mariadbSql(db.url, 'SELECT count(*) FROM orders')),
+      drop: db.drop,
     };
   },
   sqlite: () => {

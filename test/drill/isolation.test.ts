@@ -3,10 +3,8 @@
  * differently is refused without connecting; one on the production PostgreSQL cluster (another
  * database) is refused by the server identity a backup recorded; a separate server is accepted.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ShipError } from '../../src/core/index.js';
 import {
   postgresDriver,
   repositoryReader,
@@ -24,17 +22,8 @@ import {
 } from '../../src/drill/index.js';
 import { createPostgresDatabase, type ThrowawayDatabase } from '../helpers/services.js';
 
-import { drillWorkspace, type DrillWorkspace } from './drill-workspace.js';
-
-async function rejection(promise: Promise<unknown>): Promise<ShipError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ShipError) return error;
-    throw error;
-  }
-  throw new Error('expected a ShipError');
-}
+import { drillWorkspace, rejection, type DrillWorkspace } from './drill-workspace.js';
+import { createSeededPostgres } from './fixtures/drill-servers.js';
 
 describe('assertIsolated against real servers', () => {
   let ws: DrillWorkspace;
@@ -57,13 +46,20 @@ describe('assertIsolated against real servers', () => {
     };
   }
 
+  /** `assertIsolated` with the DR target of `orders` at `connection`, against `recorded`. */
+  function isolate(connection: string, recorded = identities): Promise<void> {
+    return assertIsolated(withTarget('orders', connection), {
+      ...context,
+      recordedIdentities: recorded,
+    });
+  }
+
   beforeAll(async () => {
-    orders = await createPostgresDatabase('drill_iso_prod');
+    orders = await createSeededPostgres(
+      'drill_iso_prod',
+      'CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1)',
+    );
     sameCluster = await createPostgresDatabase('drill_iso_dr');
-    const client = new pg.Client({ connectionString: orders.url });
-    await client.connect();
-    await client.query('CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1)');
-    await client.end();
     ws = await drillWorkspace(
       'drill-isolation',
       'datastores:\n' +
@@ -93,12 +89,7 @@ describe('assertIsolated against real servers', () => {
 
   it('refuses a production store spelled differently, without connecting to it', async () => {
     // Were the target contacted, this would be SHIP_DRILL_TARGET_UNREACHABLE (nothing listens).
-    const error = await rejection(
-      assertIsolated(withTarget('orders', 'postgresql://drill@127.0.0.1:5432/ghost'), {
-        ...context,
-        recordedIdentities: identities,
-      }),
-    );
+    const error = await rejection(isolate('postgresql://drill@127.0.0.1:5432/ghost'));
     expect(error.code).toBe('SHIP_DRILL_TARGET_IS_PRODUCTION');
     expect(error.exitCode).toBe(2);
     expect(error.message).toContain('production data store ghost (environment production)');
@@ -107,12 +98,7 @@ describe('assertIsolated against real servers', () => {
   });
 
   it('refuses another database on the production cluster: same system identifier', async () => {
-    const error = await rejection(
-      assertIsolated(withTarget('orders', sameCluster.url), {
-        ...context,
-        recordedIdentities: identities,
-      }),
-    );
+    const error = await rejection(isolate(sameCluster.url));
     expect(error.code).toBe('SHIP_DRILL_TARGET_IS_PRODUCTION');
     expect(error.message).toContain('DR target of orders');
     expect(error.message).toContain('production data store orders (environment production)');
@@ -120,12 +106,7 @@ describe('assertIsolated against real servers', () => {
   });
 
   it('accepts that target when no backup recorded the cluster (nothing to compare with)', async () => {
-    await expect(
-      assertIsolated(withTarget('orders', sameCluster.url), {
-        ...context,
-        recordedIdentities: new Map(),
-      }),
-    ).resolves.toBeUndefined();
+    await expect(isolate(sameCluster.url, new Map())).resolves.toBeUndefined();
   });
 
   it('accepts a genuinely separate server', async () => {
@@ -136,21 +117,11 @@ describe('assertIsolated against real servers', () => {
         }),
       ),
     );
-    await expect(
-      assertIsolated(withTarget('orders', sandbox.target.connection), {
-        ...context,
-        recordedIdentities: identities,
-      }),
-    ).resolves.toBeUndefined();
+    await expect(isolate(sandbox.target.connection)).resolves.toBeUndefined();
   });
 
   it('fails with a runtime error naming the target when its identity cannot be read', async () => {
-    const error = await rejection(
-      assertIsolated(withTarget('orders', 'postgres://drill@127.0.0.1:1/dr'), {
-        ...context,
-        recordedIdentities: identities,
-      }),
-    );
+    const error = await rejection(isolate('postgres://drill@127.0.0.1:1/dr'));
     expect(error.code).toBe('SHIP_DRILL_TARGET_UNREACHABLE');
     expect(error.exitCode).toBe(3);
     expect(error.message).toContain('DR target of orders');

@@ -15,16 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { DrillResult, KeptSandboxOutcome } from '../../src/drill/index.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
-import { createPostgresDatabase } from '../helpers/services.js';
 
 import { drillWorkspace } from './drill-workspace.js';
 import {
-  createMariadbDatabase,
+  createSeededMariadb,
+  createSeededPostgres,
   drillTmpdir,
-  mariadbSql,
   processesUnder,
   sandboxDirs,
   startSeededRedis,
+  writeSqlite,
 } from './fixtures/drill-servers.js';
 
 const STORES = ['orders', 'accounts', 'cache', 'notes'] as const;
@@ -100,20 +100,16 @@ describe('drill run --keep', () => {
   beforeAll(async () => {
     tmp = await drillTmpdir();
     cleanups.push(() => rm(tmp, { recursive: true, force: true }));
-    const orders = await createPostgresDatabase('drill_keep');
-    cleanups.push(orders.drop);
-    const client = new pg.Client({ connectionString: orders.url });
-    await client.connect();
-    await client.query(
+    const orders = await createSeededPostgres(
+      'drill_keep',
       "CREATE TABLE orders (id int PRIMARY KEY, customer text); INSERT INTO orders VALUES (1, 'Ada'), (2, 'Grace')",
     );
-    await client.end();
-    const accounts = await createMariadbDatabase('drill_keep');
-    cleanups.push(accounts.drop);
-    await mariadbSql(
-      accounts.url,
+    cleanups.push(orders.drop);
+    const accounts = await createSeededMariadb(
+      'drill_keep',
       'CREATE TABLE accounts (id INT PRIMARY KEY); INSERT INTO accounts VALUES (1), (2), (3);',
     );
+    cleanups.push(accounts.drop);
     const cache = await startSeededRedis([['SET', 'greeting', 'hello']]);
     cleanups.push(cache.drop);
     const ws = await drillWorkspace(
@@ -122,9 +118,10 @@ describe('drill run --keep', () => {
     );
     cleanups.push(() => ws.close());
     ws.env['CACHE_URL'] = cache.url;
-    const notes = new Database(join(ws.dir, 'data', 'notes.sqlite'));
-    notes.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('kept')");
-    notes.close();
+    writeSqlite(
+      join(ws.dir, 'data', 'notes.sqlite'),
+      "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('kept')",
+    );
     for (const name of STORES) await ws.backup(name);
 
     drill = await runCli(['drill', 'run', '--keep', '--json'], {

@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ShipError } from '../../src/core/index.js';
 import { isDrillId, prepareDrill, type DrillContext } from '../../src/drill/index.js';
 
-import { drillWorkspace, type DrillWorkspace } from './drill-workspace.js';
+import { drillWorkspace, rejection, type DrillWorkspace } from './drill-workspace.js';
 
 const SPEC =
   'datastores:\n' +
@@ -23,16 +22,6 @@ const SPEC =
   'drill:\n  targets:\n    uploads: dr/uploads\n  objectives:\n    rpo: 1h\n' +
   '  service:\n    command: node server.mjs\n    cwd: service\n    health: /readyz\n' +
   '    checks:\n      - { name: ping, request: GET /ping }\n';
-
-async function rejection(promise: Promise<unknown>): Promise<ShipError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ShipError) return error;
-    throw error;
-  }
-  throw new Error('expected a ShipError');
-}
 
 describe('prepareDrill with real backups', () => {
   let ws: DrillWorkspace;

@@ -7,13 +7,15 @@
  * only where it is missing and cannot be installed (not root); as root a missing browser fails.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderDrillHtml, type DrillReportInput, type DrillResult } from '../../src/drill/index.js';
+import { renderDrillHtml, type DrillResult } from '../../src/drill/index.js';
+
+import { drillFixture, recordedDrill } from './fixtures/drill-results.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -49,23 +51,6 @@ const VERDICTS: Record<string, string> = {
   interrupted: 'ERROR (interrupted)',
 };
 
-async function fixture(name: string): Promise<DrillResult> {
-  const text = await readFile(new URL(`../fixtures/drill/${name}.json`, import.meta.url), 'utf8');
-  return JSON.parse(text) as DrillResult;
-}
-
-function recorded(result: DrillResult): DrillReportInput {
-  return {
-    ledger: {
-      seq: 42,
-      hash: 'c'.repeat(64),
-      recordedAt: '2026-11-22T13:05:44.000Z',
-      subject: 'service:shop',
-    },
-    result,
-  };
-}
-
 /** What a page did while it was open: everything these tests require to stay empty or exact. */
 interface Observed {
   readonly page: Page;
@@ -100,7 +85,7 @@ describe.skipIf(skipReason !== undefined)(
     /** Writes the report for `result` to a file and opens it by its file:// URL. */
     async function open(name: string, result: DrillResult): Promise<Observed> {
       const file = join(dir, `${name}.html`);
-      await writeFile(file, renderDrillHtml(recorded(result)));
+      await writeFile(file, renderDrillHtml(recordedDrill(result)));
       const context = await browser!.newContext();
       const page = await context.newPage();
       const observed: Observed = {
@@ -136,7 +121,7 @@ describe.skipIf(skipReason !== undefined)(
     it.each(Object.keys(VERDICTS))(
       'shows the %s report cleanly, with its verdict and reasons, and prints it to PDF',
       async (name) => {
-        const result = await fixture(name);
+        const result = drillFixture(name);
         const observed = await open(name, result);
         const { page } = observed;
         try {
@@ -168,7 +153,7 @@ describe.skipIf(skipReason !== undefined)(
     );
 
     it('shows markup in recorded values as text and runs none of it', async () => {
-      const result = await fixture('failed-fingerprint');
+      const result = drillFixture('failed-fingerprint');
       const hostile: DrillResult = {
         ...result,
         plan: { ...result.plan, serviceName: HOSTILE },

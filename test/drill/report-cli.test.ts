@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillEvidence, type DrillResult } from '../../src/drill/index.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 
+import { DRILL_FIXTURES, drillFixture } from './fixtures/drill-results.js';
+
 const SPEC = `version: 1
 service:
   name: shop
@@ -20,11 +22,8 @@ roles:
   admin: [operator]
 `;
 
-const FIXTURES = ['passed', 'failed-fingerprint', 'failed-check', 'failed-rpo', 'interrupted'];
-
-async function fixture(name: string): Promise<DrillResult> {
-  const text = await readFile(new URL(`../fixtures/drill/${name}.json`, import.meta.url), 'utf8');
-  const result = JSON.parse(text) as DrillResult;
+function fixture(name: string): DrillResult {
+  const result = drillFixture(name);
   // Run ids of their own, so nothing here could be mistaken for a real drill.
   return { ...result, plan: { ...result.plan, id: `${result.plan.id}-cli` } };
 }
@@ -47,8 +46,8 @@ describe('drill report and history CLI', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shipshape-drill-report-'));
     await writeFile(join(dir, 'shipshape.yaml'), SPEC);
-    for (const [index, name] of FIXTURES.entries()) {
-      const result = await fixture(name);
+    for (const [index, name] of DRILL_FIXTURES.entries()) {
+      const result = fixture(name);
       results.push(result);
       await append(drillEvidence(result, 30 * 86_400_000));
       if (index === 1) {
@@ -77,7 +76,7 @@ describe('drill report and history CLI', () => {
     expect(history.stderr).toContain('warning: ledger record #3 (dr-drill) skipped');
     const lines = history.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^WHEN\s+RUN\s+VERDICT\s+RTO\s+RPO\s+OBJECTIVES$/);
-    expect(lines).toHaveLength(2 + FIXTURES.length);
+    expect(lines).toHaveLength(2 + DRILL_FIXTURES.length);
     expect(lines[2]).toMatch(
       /^2026-11-22T13:05:00Z\s+20261122T130500Z-3fa4c2-cli\s+passed\s+41\.2 s\s+2 h 3 m\s+met$/,
     );

@@ -3,10 +3,13 @@
  * Each URL comes from its environment variable, else from the env file the script writes,
  * else from the script's defaults.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+
+import { parseMariadbConnection } from '../../src/datastores/index.js';
 
 const DEFAULTS = {
   SHIPSHAPE_TEST_POSTGRES_URL: 'postgres://shipshape@127.0.0.1:55432/shipshape',
@@ -62,6 +65,15 @@ export interface ThrowawayDatabase {
   drop: () => Promise<void>;
 }
 
+/** A unique database name from a test's prefix, safe unquoted on PostgreSQL and MariaDB. */
+function throwawayName(prefix: string): string {
+  const clean = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30);
+  return `t_${clean}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
 async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: postgresUrl() });
   try {
@@ -88,11 +100,7 @@ async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
  * try { … db.url … } finally { await db.drop(); }
  */
 export async function createPostgresDatabase(prefix: string): Promise<ThrowawayDatabase> {
-  const clean = prefix
-    .toLowerCase()
-    .replace(/[^a-z0-9_]/g, '_')
-    .slice(0, 30);
-  const name = `t_${clean}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = throwawayName(prefix);
   const quoted = `"${name}"`;
   await withAdmin((client) => client.query(`CREATE DATABASE ${quoted}`));
   const url = new URL(postgresUrl());
@@ -103,5 +111,68 @@ export async function createPostgresDatabase(prefix: string): Promise<ThrowawayD
       withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${quoted} WITH (FORCE)`)).then(
         () => undefined,
       ),
+  };
+}
+
+/** The `mariadb` client's whole output for `text` (tab-separated rows, no column names). */
+async function runMariadb(connection: string, text: string): Promise<string> {
+  const conn = parseMariadbConnection(connection);
+  const child = spawn(
+    'mariadb',
+    [
+      '--no-defaults',
+      `--host=${conn.host}`,
+      `--port=${conn.port}`,
+      ...(conn.user === undefined ? [] : [`--user=${conn.user}`]),
+      `--database=${conn.database}`,
+      '--default-character-set=utf8mb4',
+      '--batch',
+      '--raw',
+      '--skip-column-names',
+    ],
+    { env: { ...process.env, MYSQL_PWD: conn.password ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (err += t));
+  child.stdin.end(text);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`mariadb failed: ${err}`);
+  return out;
+}
+
+/**
+ * Runs SQL through the `mariadb` client (password in MYSQL_PWD, utf8mb4), returning its output
+ * trimmed: one value for a one-cell query.
+ *
+ * @example Number(await mariadbSql(db.url, 'SELECT count(*) FROM orders'))
+ */
+export async function mariadbSql(connection: string, text: string): Promise<string> {
+  return (await runMariadb(connection, text)).trim();
+}
+
+/** {@link mariadbSql}, its output as rows of cells (empty cells kept). */
+export async function mariadbRows(connection: string, text: string): Promise<string[][]> {
+  return (await runMariadb(connection, text))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.split('\t'));
+}
+
+/**
+ * Creates an empty, uniquely named utf8mb4 database on the test MariaDB server (see
+ * {@link createPostgresDatabase}). Call `drop()` when done.
+ */
+export async function createMariadbDatabase(prefix: string): Promise<ThrowawayDatabase> {
+  const name = throwawayName(prefix);
+  await mariadbSql(mariadbUrl(), `CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+  const url = new URL(mariadbUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await mariadbSql(mariadbUrl(), `DROP DATABASE IF EXISTS \`${name}\``);
+    },
   };
 }

@@ -22,15 +22,21 @@ describe('scheduled DR drill', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  function drillJob(workspace: Workspace) {
-    const jobs = specJobs({
+  /** The spec's jobs, for `datastores` only when given. */
+  function jobsOf(workspace: Workspace, datastores?: string[]) {
+    return specJobs({
       spec: workspace.spec,
       baseDir: workspace.dir,
       env,
       pruneEveryMs: 86_400_000,
       environment: 'production',
       evidence: () => workspace.evidence(),
+      ...(datastores === undefined ? {} : { datastores }),
     });
+  }
+
+  function drillJob(workspace: Workspace) {
+    const jobs = jobsOf(workspace);
     const job = jobs.find((j) => j.id === 'drill');
     expect(job, 'the demo spec schedules a drill').toBeDefined();
     if (job === undefined) throw new Error('unreachable');
@@ -43,15 +49,7 @@ describe('scheduled DR drill', () => {
       const { job } = drillJob(workspace);
       expect(job.kind).toBe('drill');
       expect(job.environment).toBe('production');
-      const named = specJobs({
-        spec: workspace.spec,
-        baseDir: workspace.dir,
-        env,
-        pruneEveryMs: 86_400_000,
-        environment: 'production',
-        evidence: () => workspace.evidence(),
-        datastores: ['orders-db'],
-      });
+      const named = jobsOf(workspace, ['orders-db']);
       expect(named.map((j) => j.id)).not.toContain('drill');
     } finally {
       await workspace.close();

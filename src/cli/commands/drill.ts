@@ -6,6 +6,8 @@ import { formatSize } from '../../core/index.js';
 import {
   drillExitCode,
   executeDrill,
+  humanDuration,
+  maybeDuration,
   planIsolatedDrill,
   DrillClock,
   prepareDrill,
@@ -13,6 +15,7 @@ import {
   type DrillResult,
   type ExecutedDrill,
   type PhaseTiming,
+  type PlanOptions,
 } from '../../drill/index.js';
 import { parseAt } from '../at.js';
 import {
@@ -53,6 +56,15 @@ function splitList(value: string, previous: string[] = []): string[] {
   ];
 }
 
+/** What the flags of {@link planFlags} ask of the plan. */
+function planOptions(options: PlanCliOptions): PlanOptions {
+  return {
+    ...(options.environment === undefined ? {} : { environment: options.environment }),
+    ...(options.at === undefined ? {} : { at: parseAt(options.at) }),
+    ...(options.datastores === undefined ? {} : { datastores: options.datastores }),
+  };
+}
+
 function planFlags(command: Command): Command {
   return command
     .option(
@@ -70,16 +82,6 @@ function planFlags(command: Command): Command {
     );
 }
 
-/** `1.2 s`, `3 m 4 s`, `2 h 5 m`. */
-function human(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return '-';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes < 60) return `${minutes} m ${Math.round((ms % 60_000) / 1000)} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} m`;
-}
-
 function phaseMs(phases: readonly PhaseTiming[], phase: PhaseTiming['phase']): number | null {
   const found = phases.filter((p) => p.phase === phase);
   return found.length === 0 ? null : found.reduce((sum, p) => sum + p.durationMs, 0);
@@ -87,7 +89,7 @@ function phaseMs(phases: readonly PhaseTiming[], phase: PhaseTiming['phase']): n
 
 function objectiveText(objectiveMs: number | undefined, from?: string): string {
   if (objectiveMs === undefined) return 'no objective';
-  return `objective ${human(objectiveMs)}${from === undefined ? '' : ` (${from})`}`;
+  return `objective ${humanDuration(objectiveMs)}${from === undefined ? '' : ` (${from})`}`;
 }
 
 function printPlan(cli: Cli, plan: DrillPlan): void {
@@ -110,13 +112,13 @@ function printPlan(cli: Cli, plan: DrillPlan): void {
         value: (d) => (d.placement.kind === 'sandbox' ? 'sandbox' : d.placement.target),
       },
       { header: 'CHECKS', value: (d) => d.checks.length, align: 'right' },
-      { header: 'RPO', value: (d) => human(d.rpoMs), align: 'right' },
+      { header: 'RPO', value: (d) => humanDuration(d.rpoMs), align: 'right' },
       {
         header: 'OBJECTIVES',
         value: (d) =>
           [
-            d.objectives.rtoMs === undefined ? '' : `rto ${human(d.objectives.rtoMs)}`,
-            d.objectives.rpoMs === undefined ? '' : `rpo ${human(d.objectives.rpoMs)}`,
+            d.objectives.rtoMs === undefined ? '' : `rto ${humanDuration(d.objectives.rtoMs)}`,
+            d.objectives.rpoMs === undefined ? '' : `rpo ${humanDuration(d.objectives.rpoMs)}`,
           ]
             .filter((s) => s !== '')
             .join(', ') || '-',
@@ -186,12 +188,12 @@ function printResult(cli: Cli, result: DrillResult, where: { report: string; seq
     renderTable(rows, [
       { header: 'DATA STORE', value: (r) => r.name },
       { header: 'KIND', value: (r) => r.kind },
-      { header: 'FETCH', value: (r) => human(r.fetch), align: 'right' },
-      { header: 'RESTORE/START', value: (r) => human(r.restore), align: 'right' },
-      { header: 'VERIFY', value: (r) => human(r.verify), align: 'right' },
-      { header: 'CHECKS/SMOKE', value: (r) => human(r.checks), align: 'right' },
-      { header: 'READY AT', value: (r) => human(r.ready), align: 'right' },
-      { header: 'RPO', value: (r) => human(r.rpo), align: 'right' },
+      { header: 'FETCH', value: (r) => maybeDuration(r.fetch, '-'), align: 'right' },
+      { header: 'RESTORE/START', value: (r) => maybeDuration(r.restore, '-'), align: 'right' },
+      { header: 'VERIFY', value: (r) => maybeDuration(r.verify, '-'), align: 'right' },
+      { header: 'CHECKS/SMOKE', value: (r) => maybeDuration(r.checks, '-'), align: 'right' },
+      { header: 'READY AT', value: (r) => maybeDuration(r.ready, '-'), align: 'right' },
+      { header: 'RPO', value: (r) => maybeDuration(r.rpo, '-'), align: 'right' },
       { header: 'RESULT', value: (r) => r.state, max: 50 },
     ]),
   );
@@ -200,14 +202,14 @@ function printResult(cli: Cli, result: DrillResult, where: { report: string; seq
   const rpo = result.objectives.rpo;
   out(
     cli.io,
-    `RTO ${human(result.rtoMs)}` +
+    `RTO ${maybeDuration(result.rtoMs, '-')}` +
       (rto === undefined
         ? ' (no objective)'
-        : ` ${rto.met ? '≤' : '>'} objective ${human(rto.objectiveMs)}`) +
-      `   RPO ${human(result.rpoMs)}` +
+        : ` ${rto.met ? '≤' : '>'} objective ${humanDuration(rto.objectiveMs)}`) +
+      `   RPO ${humanDuration(result.rpoMs)}` +
       (rpo === undefined
         ? ' (no objective)'
-        : ` ${rpo.met ? '≤' : '>'} objective ${human(rpo.objectiveMs)}`),
+        : ` ${rpo.met ? '≤' : '>'} objective ${humanDuration(rpo.objectiveMs)}`),
   );
   const mark = result.verdict === 'passed' ? '✓' : '✗';
   out(
@@ -250,11 +252,7 @@ export function registerDrillCommands(program: Command, cli: Cli): void {
         options.spec,
         async (workspace) => {
           const context = { spec: workspace.spec, baseDir: workspace.dir, env: cli.io.env };
-          const prepared = await prepareDrill(context, {
-            ...(options.environment === undefined ? {} : { environment: options.environment }),
-            ...(options.at === undefined ? {} : { at: parseAt(options.at) }),
-            ...(options.datastores === undefined ? {} : { datastores: options.datastores }),
-          });
+          const prepared = await prepareDrill(context, planOptions(options));
           if (options.json) outJson(cli.io, { plan: prepared.plan });
           else printPlan(cli, prepared.plan);
         },
@@ -293,9 +291,7 @@ export function registerDrillCommands(program: Command, cli: Cli): void {
           const clock = new DrillClock();
           const prepared = await planIsolatedDrill(context, evidence, {
             keep: options.keep,
-            ...(options.environment === undefined ? {} : { environment: options.environment }),
-            ...(options.at === undefined ? {} : { at: parseAt(options.at) }),
-            ...(options.datastores === undefined ? {} : { datastores: options.datastores }),
+            ...planOptions(options),
           });
           const controller = new AbortController();
           const onSignal = (signal: NodeJS.Signals) => {
