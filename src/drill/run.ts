@@ -430,7 +430,8 @@ export async function runDrill(
     storeRuns.map(async (run) => {
       const sandbox = run.sandbox;
       if (sandbox === undefined) return;
-      if (plan.keep) {
+      // An interrupted drill is torn down even with --keep: Ctrl-C means stop everything.
+      if (plan.keep && !aborted()) {
         try {
           const kept = await sandbox.keep();
           run.kept = {
