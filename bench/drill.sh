@@ -207,14 +207,14 @@ jq -r --arg hw "$hand_wall" --arg hc "$(awk -v u="$hand_user" -v s="$hand_sys" '
   "| critical path: max over stores of fetch + restore | \($crit) | |",
   "| orchestration overhead = wall − critical path | \($over * 100 | round / 100) | \($over / $wall * 1000 | round / 10) % of wall (target < 5 %) |",
   "",
-  "| store | MB | before the first byte (repository open, sandbox start) s | fetch s | restore s | verify s | checks s | recovered at s | teardown s |",
+  "| store | MB | repository open s | fetch s | restore s | verify s | checks s | recovered at s | teardown s |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   # The snapshot is read from the plan: the result shares it with the plan.
   (.plan.datastores | map({ (.name): .snapshot.bytes }) | add) as $bytes |
   (.datastores[] |
     ([.phases[] | select(.phase == "restore") | .startMs] | min) as $begin |
     ([.phases[] | select(.phase == "fetch") | .startMs] | min) as $first |
-    "| \(.name) | \($bytes[.name] / 1000000 | round) | \(if $first == null or $begin == null then "–" else ($first - $begin) | s end) | \(ph("fetch") | s) | \(ph("restore") | s) | \(ph("verify") | s) | \(ph("checks") | s) | \(.recoveredMs | if . == null then "–" else s end) | \(ph("teardown") | s) |"),
+    "| \(.name) | \($bytes[.name] / 1000000 | round) | \(if $first == null or $begin == null then "–" else ($begin - $first) | s end) | \(ph("fetch") | s) | \(ph("restore") | s) | \(ph("verify") | s) | \(ph("checks") | s) | \(.recoveredMs | if . == null then "–" else s end) | \(ph("teardown") | s) |"),
   "",
   "elapsed (declared → torn down): \(.elapsedMs | s) s; outside the stopwatch (process start, planning, evidence): \(($wall - (.elapsedMs / 1000)) * 100 | round / 100) s"
 ' "$BENCH_DIR/drill.json"

@@ -1,15 +1,15 @@
 /** A throwaway PostgreSQL server holding a snapshot's data, for drills. */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { registerSecret, type ShipError } from '../core/index.js';
 
-import type { Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
+import type { KeptSandbox, Sandbox, SandboxOptions, SnapshotReader } from './driver.js';
 import { withClient } from './postgres-client.js';
 import { parsePgConnection } from './postgres-connection.js';
-import { checkRestorable, restoreInto } from './postgres-restore.js';
+import { checkRestorable, restorePipelined, startSpool } from './postgres-restore.js';
 import { findPgTools } from './postgres-tools.js';
 import { runChild } from './process.js';
 import {
@@ -17,6 +17,7 @@ import {
   osUser,
   requireTraversable,
   sandboxFailed as sharedSandboxFailed,
+  shellQuote,
 } from './sandbox-support.js';
 
 function manifestServerMajor(from: SnapshotReader): number {
@@ -37,6 +38,7 @@ export async function sandbox(
     programs: ['initdb', 'pg_ctl', 'postgres'],
     server: true,
   });
+  const tools = await findPgTools(server.major);
   const asRoot = process.getuid?.() === 0;
   const owner = asRoot ? await osUser('postgres') : undefined;
   const base = options.baseDir ?? tmpdir();
@@ -54,7 +56,11 @@ export async function sandbox(
       : runChild('runuser', ['-u', 'postgres', '--', file, ...args], { what: program });
   };
   let started = false;
+  let kept = false;
+  // The archive is fetched while the cluster is created and started: neither needs the other.
+  const spool = await startSpool(from);
   const stop = async () => {
+    if (kept) return;
     if (started) {
       started = false;
       await run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '60', 'stop']).catch(
@@ -109,18 +115,59 @@ export async function sandbox(
       client.query('CREATE DATABASE restored'),
     );
     const connection = `postgres://shipshape:${encodeURIComponent(password)}@127.0.0.1:${port}/restored`;
-    await restoreInto(from, parsePgConnection(connection), {
+    await restorePipelined(spool, parsePgConnection(connection), {
+      tools,
       jobs: options.jobs ?? 2,
       noOwner: true,
     });
     return {
       target: { name: `${from.snapshot.manifest.source.name ?? 'postgres'}-sandbox`, connection },
       stop,
+      keep: async () => {
+        const pgCtl = shellQuote(server.path('pg_ctl'));
+        const described = await keptServer({
+          dir,
+          data,
+          socketDir,
+          port,
+          pgCtl,
+          asPostgres: owner !== undefined,
+        });
+        kept = true;
+        return described;
+      },
     };
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    await spool.discard();
   }
+}
+
+/**
+ * A kept server: pg_ctl started it in its own session, so it already outlives us. Reached over
+ * its socket directory (trust auth, only the directory's owner can enter it): no password.
+ */
+async function keptServer(server: {
+  dir: string;
+  data: string;
+  socketDir: string;
+  port: number;
+  pgCtl: string;
+  asPostgres: boolean;
+}): Promise<KeptSandbox> {
+  const { dir, data, socketDir, port } = server;
+  const pidLine = (await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0];
+  const pid = Number(pidLine);
+  const runAs = server.asPostgres ? 'runuser -u postgres -- ' : '';
+  const host = socketDir.split('/').map(encodeURIComponent).join('/');
+  return {
+    connection: `postgres://shipshape@/restored?host=${host}&port=${port}`,
+    stop: `${runAs}${server.pgCtl} -D ${shellQuote(data)} -m fast -w stop; rm -rf ${shellQuote(dir)}`,
+    ...(Number.isInteger(pid) && pid > 0 ? { pid } : {}),
+    dataDir: dir,
+  };
 }
 
 function sandboxFailed(step: string, cause: unknown): ShipError {
