@@ -23,6 +23,7 @@ import {
 } from '../spec/index.js';
 
 import { newDrillId } from './run-id.js';
+import { checkDrillRefs } from './service-env.js';
 import type {
   DrillPlan,
   Objectives,
@@ -366,6 +367,9 @@ export async function prepareDrill(
   const environment = drillEnvironment(spec, options.environment);
   const names = drillDatastores(spec, environment, options.datastores);
   const targets = spec.drill?.targets ?? {};
+  // A `${drill:…}` typo in the service's environment should cost seconds, not a restore.
+  const serviceEnv = spec.drill?.service?.env;
+  if (serviceEnv !== undefined) checkDrillRefs(serviceEnv, names);
   const snapshots = await findSnapshots(names, context, environment, options.at);
   const datastores: PreparedDatastore[] = [];
   for (const name of names) {

@@ -31,7 +31,7 @@ import { humanDuration } from './format.js';
 import { runHttpChecks } from './http-checks.js';
 import { runIntegrityChecks } from './integrity-checks.js';
 import type { DrillContext, PreparedDatastore, PreparedDrill } from './plan.js';
-import { checkDrillRefs, drillRefsIn, serviceEnvironment } from './service-env.js';
+import { drillRefsIn, serviceEnvironment } from './service-env.js';
 import type {
   CheckResult,
   DatastoreOutcome,
@@ -194,12 +194,6 @@ export async function runDrill(
   options.signal?.addEventListener('abort', () => {
     clock.mark('interrupted');
   });
-  if (prepared.service !== undefined) {
-    checkDrillRefs(
-      prepared.service.spec.env,
-      prepared.datastores.map((d) => d.planned.name),
-    );
-  }
   clock.mark('planned: restoring');
 
   const runStore = async (store: PreparedDatastore): Promise<StoreRun> => {

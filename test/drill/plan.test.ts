@@ -160,4 +160,24 @@ describe('prepareDrill with real backups', () => {
     expect(error.code).toBe('SHIP_SPEC_UNKNOWN_REFERENCE');
     expect(error.hint).toBe('did you mean shop-db?');
   });
+
+  it('refuses a ${drill:…} typo in the service environment when planning', async () => {
+    const spec = {
+      ...context.spec,
+      drill: {
+        targets: {},
+        valid_for: 86_400_000,
+        service: {
+          command: 'true',
+          env: { DB: '${drill:shop_db}' },
+          start_timeout: 1000,
+          stop_timeout: 1000,
+          checks: [],
+        },
+      },
+    };
+    const error = await rejection(prepareDrill({ ...context, spec }));
+    expect(error.code).toBe('SHIP_DRILL_BAD_REFERENCE');
+    expect(error.message).toContain('${drill:shop_db}');
+  });
 });
