@@ -66,7 +66,15 @@ describe('service environment of a drill', () => {
   it('lists and checks the references before anything is restored', () => {
     const env = { A: '${drill:port}', B: '${drill:orders} ${drill:notes}', C: '${env:X}' };
     expect(drillRefsIn(env).sort()).toEqual(['notes', 'orders', 'port']);
-    expect(codeOf(() => checkDrillRefs(env, ['orders', 'notes']))).toBeUndefined();
-    expect(codeOf(() => checkDrillRefs(env, ['orders']))).toBe('SHIP_DRILL_BAD_REFERENCE');
+    expect(
+      codeOf(() => {
+        checkDrillRefs(env, ['orders', 'notes']);
+      }),
+    ).toBeUndefined();
+    expect(
+      codeOf(() => {
+        checkDrillRefs(env, ['orders']);
+      }),
+    ).toBe('SHIP_DRILL_BAD_REFERENCE');
   });
 });
