@@ -276,7 +276,7 @@ export function registerDrillCommands(program: Command, cli: Cli): void {
       ) +
         '\n\nThe RTO clock starts when the drill starts (the disaster is declared) and stops when every' +
         '\nverification passed. Reports go to .shipshape/drills/<run>/ (md, html, json); see also' +
-        '\n`shipshape drill report` and `shipshape drill history`. Ctrl-C stops the step in flight and tears' +
+        '\n`shipshape drill report` and `shipshape drill history`. Ctrl-C lets the step in flight finish, then tears' +
         '\neverything down. Exit codes: 0 passed · 1 failed (integrity, a check, an objective) · 2 bad' +
         '\nflag or spec, DR target is production · 3 a restore or sandbox could not run · 130 interrupted.',
     )
