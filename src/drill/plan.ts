@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 
-import { ShipError, didYouMean, isShipError, redact } from '../core/index.js';
+import { REDACTED, ShipError, didYouMean, isShipError, redact } from '../core/index.js';
 import {
   DatastoreErrorCode,
   fingerprintFromManifest,
@@ -202,6 +202,16 @@ export function redactConnection(connection: string): string {
   return redact(connection);
 }
 
+/**
+ * A DR target as plans and reports show it: the connection with secrets redacted or, when the
+ * whole connection is a secret (`${env:DR_PG_URL}`), the spec's reference to it instead of a
+ * bare `[REDACTED]` that would not say where the drill restored.
+ */
+function shownTarget(raw: string, connection: string): string {
+  const shown = redactConnection(connection);
+  return shown === REDACTED ? redactConnection(raw.trim()) : shown;
+}
+
 /** The DR target of data store `name` from `drill.targets`, references resolved. */
 export function drillTarget(
   name: string,
@@ -383,9 +393,9 @@ export async function prepareDrill(
     if (stored === undefined) throw new Error(`no snapshot was picked for ${name}`);
     const snapshot = plannedSnapshot(stored);
     const placement: Placement =
-      target === undefined
+      rawTarget === undefined || target === undefined
         ? { kind: 'sandbox' }
-        : { kind: 'target', target: redactConnection(target.connection) };
+        : { kind: 'target', target: shownTarget(rawTarget, target.connection) };
     const dataTime = Date.parse(snapshot.consistentAt ?? snapshot.time);
     const planned: PlannedDatastore = {
       name,
