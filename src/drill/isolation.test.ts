@@ -15,7 +15,7 @@ import {
   sameEndpoint,
   type Endpoint,
 } from './isolation.js';
-import { drillTarget, type PreparedDrill } from './plan.js';
+import { drillTarget, redactConnection, type PreparedDrill } from './plan.js';
 import type { PlannedDatastore } from './types.js';
 import { rejection } from '../../test/drill/drill-workspace.js';
 
@@ -268,10 +268,14 @@ describe('assertIsolated without connecting', () => {
       plan: { environment } as PreparedDrill['plan'],
       datastores: Object.entries(targets).map(([name, raw]) => {
         const datastore = spec.datastores[name]!;
+        const target = drillTarget(name, datastore, raw, context, environment);
         return {
-          planned: { name } as PlannedDatastore,
+          planned: {
+            name,
+            placement: { kind: 'target', target: redactConnection(target.connection) },
+          } as PlannedDatastore,
           datastore,
-          target: drillTarget(name, datastore, raw, context, environment),
+          target,
         };
       }),
     };
@@ -330,7 +334,10 @@ describe('assertIsolated without connecting', () => {
     };
     const p = prepared('production', { orders: 'postgres://x@192.0.2.99/dr' });
     const second = {
-      planned: { name: 'orders2' } as PlannedDatastore,
+      planned: {
+        name: 'orders2',
+        placement: { kind: 'target', target: 'postgres://y@192.0.2.99:5432/dr' },
+      } as PlannedDatastore,
       datastore: twice.spec.datastores.orders2!,
       target: drillTarget(
         'orders2',

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,11 +52,22 @@ export type Endpoint =
   /** Anything else (`command` stores): the connection string as given. */
   | { readonly type: 'opaque'; readonly value: string };
 
-const LOOPBACK = new Set(['localhost', 'localhost.localdomain', '::1', '0:0:0:0:0:0:0:1']);
+const LOOPBACK = new Set([
+  'localhost',
+  'localhost.localdomain',
+  '::1',
+  '0:0:0:0:0:0:0:1',
+  // A client that connects to a wildcard address reaches this machine.
+  '0.0.0.0',
+  '::',
+  // This machine's own name reaches this machine too.
+  hostname().toLowerCase(),
+]);
 
 /**
  * A host name for comparison: lower case, no brackets, no trailing dot; every loopback spelling
- * (`localhost`, `127.0.0.1`, `127.x.y.z`, `::1`, `[::1]`, `::ffff:127.0.0.1`) is `localhost`.
+ * (`localhost`, `127.0.0.1`, `127.x.y.z`, `::1`, `[::1]`, `::ffff:127.0.0.1`, `0.0.0.0`, `::` and
+ * this machine's own host name) is `localhost`.
  */
 export function normalizeHost(host: string): string {
   let h = host.trim().toLowerCase();
@@ -319,8 +331,7 @@ async function productionStores(
   return out;
 }
 
-function refuse(store: string, target: Target, match: string, how: string): ShipError {
-  const shown = redactConnection(target.connection);
+function refuse(store: string, shown: string, match: string, how: string): ShipError {
   return ShipError.usage(
     IsolationErrorCode.targetIsProduction,
     `the DR target of ${store} (${shown}) is the production data store ${match}: ${how}; a drill would overwrite it`,
@@ -353,22 +364,33 @@ export async function assertIsolated(
     readonly recordedIdentities: ReadonlyMap<string, readonly ServerIdentity[]>;
   },
 ): Promise<void> {
+  // Messages name a target as the plan shows it (a whole-secret target as its reference).
   const withTargets = prepared.datastores.flatMap((d) =>
     d.target === undefined
       ? []
-      : [{ name: d.planned.name, kind: d.datastore.kind, target: d.target }],
+      : [
+          {
+            name: d.planned.name,
+            kind: d.datastore.kind,
+            target: d.target,
+            shown:
+              d.planned.placement.kind === 'target'
+                ? d.planned.placement.target
+                : redactConnection(d.target.connection),
+          },
+        ],
   );
   if (withTargets.length === 0) return;
   const environment = prepared.plan.environment;
   const production = await productionStores(context, environment);
   const seen: { name: string; endpoint: Endpoint }[] = [];
-  for (const { name, kind, target } of withTargets) {
+  for (const { name, kind, target, shown } of withTargets) {
     const endpoint = await normalizeConnection(kind, target.connection, context.baseDir);
     for (const store of production) {
       if (store.endpoint === undefined) continue;
       const how = sameEndpoint(endpoint, store.endpoint);
       if (how !== undefined) {
-        throw refuse(name, target, `${store.datastore} (environment ${store.environment})`, how);
+        throw refuse(name, shown, `${store.datastore} (environment ${store.environment})`, how);
       }
     }
     for (const other of seen) {
@@ -376,7 +398,7 @@ export async function assertIsolated(
       if (how === undefined) continue;
       throw ShipError.usage(
         IsolationErrorCode.targetShared,
-        `data stores ${other.name} and ${name} have the same DR target (${redactConnection(target.connection)}): ${how}`,
+        `data stores ${other.name} and ${name} have the same DR target (${shown}): ${how}`,
         {
           details: { datastores: [other.name, name], how },
           hint: `give each data store its own DR target under \`drill.targets\`, or remove one to use a sandbox`,
@@ -386,13 +408,12 @@ export async function assertIsolated(
     seen.push({ name, endpoint });
   }
   const protectedEnvs = protectedEnvironments(environment);
-  for (const { name, kind, target } of withTargets) {
+  for (const { name, kind, target, shown } of withTargets) {
     if (!hasIdentity(kind, target)) continue;
     let identity: ServerIdentity;
     try {
       identity = await driverFor(kind).identity(target);
     } catch (error) {
-      const shown = redactConnection(target.connection);
       const why = error instanceof Error ? error.message : String(error);
       throw ShipError.runtime(
         IsolationErrorCode.targetUnreachable,
@@ -412,7 +433,7 @@ export async function assertIsolated(
         const match = env === undefined ? store : `${store} (environment ${env})`;
         throw refuse(
           name,
-          target,
+          shown,
           match,
           `same ${identity.kind} ${identity.id} as its backups recorded (at ${recorded.location})`,
         );

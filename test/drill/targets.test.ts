@@ -6,7 +6,6 @@
  * real MariaDB and Redis servers: the production server under a name the normalisation does not
  * read as the same place is refused by the identity its backup recorded; a separate server is not.
  */
-import { lookup } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -328,35 +327,6 @@ describe('a drill into DR targets (postgres cluster, sqlite file, files director
   });
 });
 
-/**
- * A name of this machine that reaches the test servers (they listen on 127.0.0.1 only) but that
- * {@link normalizeHost} does not read as loopback: the host name, when it resolves to 127.0.0.1
- * and nothing else. Otherwise the reason the tests that need it are skipped.
- */
-async function loopbackAlias(): Promise<{ host: string } | { skip: string }> {
-  const host = hostname();
-  if (normalizeHost(host) === 'localhost') {
-    return { skip: `the host name ${host} is a loopback spelling the normalisation knows` };
-  }
-  const addresses = await lookup(host, { all: true }).catch(() => []);
-  const shown = addresses.map((a) => a.address).join(', ') || 'nothing';
-  if (addresses.length === 0 || addresses.some((a) => a.address !== '127.0.0.1')) {
-    return {
-      skip: `the host name ${host} resolves to ${shown}, not only 127.0.0.1 where the test servers listen`,
-    };
-  }
-  return { host };
-}
-
-const alias = await loopbackAlias();
-
-/** `url` with its host replaced by `host`. */
-function respell(url: string, host: string): string {
-  const respelled = new URL(url);
-  respelled.hostname = host;
-  return respelled.toString();
-}
-
 describe('assertIsolated by server identity on real MariaDB and Redis', () => {
   let ws: DrillWorkspace;
   let context: DrillContext;
@@ -379,7 +349,16 @@ describe('assertIsolated by server identity on real MariaDB and Redis', () => {
           : { ...d, target: drillTarget(name, d.datastore, connection, context, 'production') },
       ),
     };
-    return assertIsolated(withTarget, { ...context, recordedIdentities: identities });
+    // The drill host has no production secrets: the production connections cannot be resolved,
+    // so only the identities their backups recorded can tell the target is production.
+    const drillHostEnv = { ...context.env };
+    delete drillHostEnv.ACCOUNTS_URL;
+    delete drillHostEnv.CACHE_URL;
+    return assertIsolated(withTarget, {
+      ...context,
+      env: drillHostEnv,
+      recordedIdentities: identities,
+    });
   }
 
   /** Precondition: by name alone, `target` is not the production `connection`. */
@@ -410,10 +389,11 @@ describe('assertIsolated by server identity on real MariaDB and Redis', () => {
     ws = await drillWorkspace(
       'drill-target-identity',
       'datastores:\n' +
-        `  accounts:\n    kind: mariadb\n    connection:\n      production: ${accounts.url}\n    repository: local\n` +
+        '  accounts:\n    kind: mariadb\n    connection:\n      production: ${env:ACCOUNTS_URL}\n    repository: local\n' +
         '  cache:\n    kind: redis\n    connection:\n      production: ${env:CACHE_URL}\n    repository: local\n',
     );
     cleanups.push(() => ws.close());
+    ws.env['ACCOUNTS_URL'] = accounts.url;
     ws.env['CACHE_URL'] = cache.url;
     context = { spec: ws.workspace.spec, baseDir: ws.dir, env: ws.env };
     await ws.backup('accounts');
@@ -439,41 +419,38 @@ describe('assertIsolated by server identity on real MariaDB and Redis', () => {
     expect(redis[0]?.id).toMatch(/^[0-9a-f]{40}$/);
   });
 
-  if ('skip' in alias) {
-    it.skip(`refuses the production MariaDB and Redis under another name — skipped: ${alias.skip}`, () =>
-      undefined);
-  } else {
-    const { host } = alias;
+  it('refuses another database on the production MariaDB server by its recorded identity', async () => {
+    const target = sameServer.url;
+    await expectDifferentByName('mariadb', target, accounts.url);
+    const error = await rejection(isolate('accounts', target));
+    expect(error.code).toBe('SHIP_DRILL_TARGET_IS_PRODUCTION');
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('DR target of accounts (mysql://shipshape@127.0.0.1:');
+    expect(error.message).toContain('production data store accounts (environment production)');
+    expect(error.message).toContain(
+      `same mariadb-instance ${identities.get('accounts')![0]!.id} as its backups recorded`,
+    );
+    expect(error.hint).toContain('drill.targets.accounts');
+  });
 
-    it(`refuses another database on the production MariaDB server reached as ${host}`, async () => {
-      const target = respell(sameServer.url, host);
-      await expectDifferentByName('mariadb', target, accounts.url);
-      const error = await rejection(isolate('accounts', target));
-      expect(error.code).toBe('SHIP_DRILL_TARGET_IS_PRODUCTION');
-      expect(error.exitCode).toBe(2);
-      expect(error.message).toContain(`DR target of accounts (mysql://shipshape@${host}:`);
-      expect(error.message).toContain('production data store accounts (environment production)');
-      expect(error.message).toContain(
-        `same mariadb-instance ${identities.get('accounts')![0]!.id} as its backups recorded`,
-      );
-      expect(error.hint).toContain('drill.targets.accounts');
-    });
+  it('refuses the production Redis server by its recorded run id', async () => {
+    const error = await rejection(isolate('cache', cache.url));
+    expect(error.code).toBe('SHIP_DRILL_TARGET_IS_PRODUCTION');
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('DR target of cache');
+    expect(error.message).toContain('production data store cache (environment production)');
+    expect(error.message).toContain(
+      `same redis-run-id ${identities.get('cache')![0]!.id} as its backups recorded`,
+    );
+    // The password in the target is not shown.
+    expect(error.message).not.toContain(decodeURIComponent(new URL(cache.url).password));
+  });
 
-    it(`refuses the production Redis server reached as ${host}`, async () => {
-      const target = respell(cache.url, host);
-      await expectDifferentByName('redis', target, cache.url);
-      const error = await rejection(isolate('cache', target));
-      expect(error.code).toBe('SHIP_DRILL_TARGET_IS_PRODUCTION');
-      expect(error.exitCode).toBe(2);
-      expect(error.message).toContain('DR target of cache');
-      expect(error.message).toContain('production data store cache (environment production)');
-      expect(error.message).toContain(
-        `same redis-run-id ${identities.get('cache')![0]!.id} as its backups recorded`,
-      );
-      // The password in the target is not shown.
-      expect(error.message).not.toContain(decodeURIComponent(new URL(cache.url).password));
-    });
-  }
+  it("reads this machine's own name and wildcard addresses as loopback", () => {
+    expect(normalizeHost(hostname())).toBe('localhost');
+    expect(normalizeHost('0.0.0.0')).toBe('localhost');
+    expect(normalizeHost('[::]')).toBe('localhost');
+  });
 
   it('accepts a genuinely separate MariaDB server', async () => {
     const server = await startMariadbServer({ baseDir: tmp });
