@@ -32,15 +32,20 @@ export class DrillClock {
 
   /**
    * Runs `work` as phase `phase`, appending its timing to `into` whether it succeeds or throws.
-   * `ok` is what `work` resolved to when it returns a boolean (a failed check completes its phase
-   * but is not ok), true otherwise.
+   * The phase is ok when `work` resolved and `passed` says its value passed (a failed check
+   * completes its phase but is not ok).
    */
-  async phase<T>(phase: DrillPhase, into: PhaseTiming[], work: () => Promise<T>): Promise<T> {
+  async phase<T>(
+    phase: DrillPhase,
+    into: PhaseTiming[],
+    work: () => Promise<T>,
+    passed: (value: T) => boolean = () => true,
+  ): Promise<T> {
     const startMs = this.elapsed();
     let ok = false;
     try {
       const value = await work();
-      ok = typeof value === 'boolean' ? value : true;
+      ok = passed(value);
       return value;
     } finally {
       const endMs = this.elapsed();

@@ -262,37 +262,22 @@ export async function runDrill(
       await latch.reach('verify');
       stopIfAborted();
       progress(`${planned.name}: verifying the fingerprint`);
-      run.fingerprint = await clock.phase('verify', run.phases, async () => {
-        const check = await checkFingerprint(driver, target, snapshot);
-        return check.state === 'mismatch'
-          ? {
-              ...check,
-              changed: [...check.changed],
-              missing: [...check.missing],
-              extra: [...check.extra],
-            }
-          : check;
-      });
-      const verifyPhase = run.phases.at(-1);
-      if (verifyPhase !== undefined && run.fingerprint.state === 'mismatch') {
-        run.phases[run.phases.length - 1] = { ...verifyPhase, ok: false };
-      }
+      run.fingerprint = await clock.phase(
+        'verify',
+        run.phases,
+        () => checkFingerprint(driver, target, snapshot),
+        (check) => check.state !== 'mismatch',
+      );
       const checks = store.datastore.integrity?.checks ?? [];
       if (checks.length > 0) {
         stopIfAborted();
         progress(`${planned.name}: running ${checks.length} integrity check(s)`);
-        const results = await runIntegrityChecks(planned.kind, target, checks);
-        run.checks = results;
-        const last = run.phases.at(-1);
-        const startMs = last?.endMs ?? clock.elapsed();
-        const endMs = clock.elapsed();
-        run.phases.push({
-          phase: 'checks',
-          startMs,
-          endMs,
-          durationMs: Math.round((endMs - startMs) * 10) / 10,
-          ok: results.every((r) => r.passed),
-        });
+        run.checks = await clock.phase(
+          'checks',
+          run.phases,
+          () => runIntegrityChecks(planned.kind, target, checks),
+          (results) => results.every((r) => r.passed),
+        );
       }
       if (run.fingerprint.state !== 'mismatch' && run.checks.every((c) => c.passed)) {
         run.recoveredMs = clock.elapsed();
@@ -368,19 +353,16 @@ export async function runDrill(
         stopIfAborted();
         if (spec.checks.length > 0) {
           progress(`service: running ${spec.checks.length} HTTP check(s)`);
-          outcome.checks = await clock.phase('smoke', servicePhases, async () =>
-            runHttpChecks(`http://127.0.0.1:${port}`, spec.checks, {
-              baseDir: context.baseDir,
-              env: context.env,
-            }),
+          outcome.checks = await clock.phase(
+            'smoke',
+            servicePhases,
+            () =>
+              runHttpChecks(`http://127.0.0.1:${port}`, spec.checks, {
+                baseDir: context.baseDir,
+                env: context.env,
+              }),
+            (results) => results.every((c) => c.passed),
           );
-          const smoke = servicePhases.at(-1);
-          if (smoke !== undefined) {
-            servicePhases[servicePhases.length - 1] = {
-              ...smoke,
-              ok: outcome.checks.every((c) => c.passed),
-            };
-          }
         }
         if (outcome.checks.every((c) => c.passed)) {
           serviceRecoveredMs = clock.elapsed();

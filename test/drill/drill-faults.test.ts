@@ -153,6 +153,8 @@ describe('drills that fail', () => {
       missing: [],
       extra: [],
     });
+    // The verify phase completed but did not pass; the report marks it.
+    expect(store?.phases.find((p) => p.phase === 'verify')).toMatchObject({ ok: false });
     expect(store?.recoveredMs).toBeNull();
     expect(result.rtoMs).toBeNull();
     expect(result.reasons).toEqual([
